@@ -1,0 +1,42 @@
+/*
+ * xmlenc.h - XML Encryption of a content container for its readers.
+ *
+ * Output (W3C XML-Enc 1.1, as current OSCI libraries do it):
+ *   xenc:EncryptedData Type="http://www.w3.org/2001/04/xmlenc#Element"
+ *     EncryptionMethod aes256-gcm with <osci128:IvLength Value="12"/>
+ *     ds:KeyInfo with one xenc:EncryptedKey per recipient certificate:
+ *       EncryptionMethod xmlenc11#rsa-oaep, xenc11:MGF mgf1sha256,
+ *       ds:DigestMethod sha256; ds:KeyInfo/ds:X509Data with the recipient's
+ *       X509IssuerSerial and X509Certificate; CipherValue
+ *     CipherData/CipherValue = base64(IV(12) || ciphertext || tag(16))
+ * The content key is random per call and wiped after use.
+ */
+#ifndef GW_XMLENC_H
+#define GW_XMLENC_H
+
+#include <stddef.h>
+#include <libxml/tree.h>
+#include <openssl/x509.h>
+
+#include "keys.h"
+
+/*
+ * Encrypts plain for every certificate in rcpt (RSA keys only; at least
+ * one).  The new xenc:EncryptedData element is created in doc (carrying its
+ * own namespace declarations), not linked into the tree; the caller adds it
+ * where it belongs.
+ */
+int xmlenc_encrypt(xmlDocPtr doc, const unsigned char *plain, size_t len,
+    X509 *const *rcpt, size_t nrcpt, xmlNodePtr *out);
+
+/*
+ * Decrypts an xenc:EncryptedData element with key.  When cert is given, the
+ * EncryptedKey whose X509Data matches it is used; otherwise each is tried.
+ * Accepts only the algorithms above (rsa-1_5 is refused); an EncryptionMethod
+ * without osci128:IvLength means a 16-byte IV, as old OSCI peers send.
+ * *plain is malloc'd; at most max bytes.
+ */
+int xmlenc_decrypt(xmlNodePtr encdata, struct keys *key, X509 *cert,
+    size_t max, unsigned char **plain, size_t *len);
+
+#endif

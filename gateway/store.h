@@ -1,0 +1,145 @@
+/*
+ * store.h - the durable message store (SQLite, WAL, synchronous=FULL).
+ *
+ * Owns: messages, their per-reader deliveries (with the encrypted envelope),
+ * and the audit events.  Every state change is written in one transaction
+ * together with its audit events: no event without its change, no change
+ * without its event.  A function that returns 0 after a write has committed
+ * it durably (fsync'd); nothing is acknowledged before that.
+ *
+ * Threads: a struct store is one SQLite connection and must be used by one
+ * thread at a time; every worker thread opens its own.  Several connections
+ * (and processes) may share one database file; writers wait for each other
+ * (busy timeout) rather than fail.
+ */
+#ifndef GW_STORE_H
+#define GW_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* Opens (creating the schema if needed) the database at path. */
+int store_open(const char *path, struct store **out);
+void store_close(struct store *s);
+
+/* An audit event.  Metadata and digests only: never document content. */
+struct store_audit {
+	const char *event;	/* e.g. "submission.accepted", required */
+	const char *actor;	/* party id or "gateway"; may be NULL */
+	const char *msg_id;	/* gateway message id; may be NULL */
+	const char *reader;	/* reader authority; may be NULL */
+	const char *code;	/* error code (gw_errcode) or "OK"; may be NULL */
+	const char *detail;	/* short text, no document content; may be NULL */
+};
+
+struct store_msg {
+	char id[40];			/* gateway message id "gw-..." */
+	char portal[64];		/* submitting portal id */
+	char portal_msg_id[256];	/* the portal's MessageID */
+	char sha256[65];		/* of the received bytes, hex */
+	int64_t size;			/* received bytes */
+	char service[256];
+	char scenario[256];
+	char subject[512];
+	int64_t received_ms;		/* Creation */
+	int64_t forwarded_ms;		/* envelopes for all readers built */
+	char signer_subject[256];
+	char signer_issuer[256];
+	char signer_serial[80];
+	char sig_alg[128];
+	int sig_ok;			/* 1 ok, 0 corrupted, -1 indeterminate */
+	int chain_ok;			/* 1 valid, 0 invalid, -1 indeterminate */
+};
+
+/* Delivery states of one (message, reader) pair. */
+#define STORE_ST_WAITING	"waiting"	/* in the reader's mailbox */
+#define STORE_ST_DELIVERED	"delivered"	/* reader closed it */
+
+struct store_delivery {
+	char reader[64];
+	char state[16];
+	int64_t size;			/* envelope bytes */
+	int64_t created_ms;
+	int64_t fetched_ms;		/* first fetch, 0 if never */
+	int64_t closed_ms;		/* Reception, 0 if not yet */
+	const unsigned char *envelope;	/* in store_accept() only */
+};
+
+/*
+ * Stores an accepted message: the message row, its signed acceptance
+ * receipt, one delivery per reader (with its envelope) and the audit
+ * events, in one transaction.  GW_ERR_DUPLICATE if (portal, portal_msg_id)
+ * exists already (the caller then looks the original up).
+ */
+int store_accept(struct store *s, const struct store_msg *m,
+    const unsigned char *receipt, size_t receipt_len,
+    const struct store_delivery *d, size_t nd,
+    const struct store_audit *ev, size_t nev);
+
+/*
+ * Finds a message by its portal's id.  Sets id, sha256 and (if receipt is
+ * not NULL) a malloc'd copy of the receipt.  GW_ERR_NOT_FOUND if none.
+ */
+int store_lookup_portal(struct store *s, const char *portal,
+    const char *portal_msg_id, char id[40], char sha256[65],
+    unsigned char **receipt, size_t *receipt_len);
+
+/* Reads a message and its deliveries (without envelopes; *d malloc'd). */
+int store_get_msg(struct store *s, const char *id, struct store_msg *m,
+    struct store_delivery **d, size_t *nd);
+
+struct store_mbox_entry {
+	int64_t seq;			/* paging cursor, increasing */
+	char msg_id[40];
+	int64_t size;
+	char service[256];
+	int64_t received_ms;
+};
+
+/*
+ * Lists up to limit waiting messages of reader with seq > after, oldest
+ * first.  *out is malloc'd (may be NULL when *n == 0).
+ */
+int store_mailbox_list(struct store *s, const char *reader, int64_t after,
+    int limit, struct store_mbox_entry **out, size_t *n);
+/* Total number of waiting messages for reader. */
+int store_mailbox_count(struct store *s, const char *reader, int64_t *n);
+
+/*
+ * Returns a malloc'd copy of the envelope of (msg_id, reader) and records
+ * the first fetch time and ev in one transaction.  GW_ERR_NOT_FOUND unless
+ * the message exists and reader is one of its readers (closed ones too).
+ */
+int store_mailbox_fetch(struct store *s, const char *reader,
+    const char *msg_id, int64_t now_ms, const struct store_audit *ev,
+    unsigned char **env, size_t *len);
+
+/*
+ * Marks (msg_id, reader) delivered with Reception time now_ms, with ev, in
+ * one transaction.  Closing an already closed message changes nothing and
+ * returns 0 (the original Reception time stays).  GW_ERR_NOT_FOUND as above.
+ */
+int store_mailbox_close(struct store *s, const char *reader,
+    const char *msg_id, int64_t now_ms, const struct store_audit *ev);
+
+/* Appends one audit event in its own transaction (rejections, start/stop). */
+int store_audit(struct store *s, const struct store_audit *ev);
+
+struct store_audit_row {
+	int64_t seq;
+	int64_t time_ms;
+	char event[64];
+	char actor[64];
+	char msg_id[40];
+	char reader[64];
+	char code[64];
+	char detail[512];
+};
+
+/* Audit events with seq > after, oldest first, at most limit; *out malloc'd. */
+int store_audit_list(struct store *s, int64_t after, int limit,
+    struct store_audit_row **out, size_t *n);
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * util.c - see util.h.  No state; safe from any thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "err.h"
+#include "util.h"
+
+int
+util_read_file(const char *path, size_t max, unsigned char **out, size_t *len)
+{
+	int r = GW_ERR_IO, fd;
+	struct stat st;
+	unsigned char *buf = NULL;
+	size_t have = 0;
+	ssize_t n;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return GW_ERR_IO;
+	if (fstat(fd, &st) != 0)
+		goto out;
+	if ((size_t)st.st_size > max) {
+		r = GW_ERR_TOO_LARGE;
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		r = GW_ERR_NOMEM;
+		goto out;
+	}
+	while (have < (size_t)st.st_size) {
+		n = read(fd, buf + have, (size_t)st.st_size - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;
+		have += (size_t)n;
+	}
+	buf[have] = '\0';
+	*out = buf;
+	*len = have;
+	buf = NULL;
+	r = 0;
+ out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+int
+util_write_file(const char *path, const void *data, size_t len, int mode)
+{
+	char tmp[PATH_MAX];
+	const unsigned char *p = data;
+	int fd, r = GW_ERR_IO;
+	ssize_t n;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return GW_ERR_TOO_LARGE;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
+		return GW_ERR_IO;
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) != 0)
+		goto out;
+	r = 0;
+ out:
+	if (close(fd) != 0)
+		r = GW_ERR_IO;
+	if (r == 0 && rename(tmp, path) != 0)
+		r = GW_ERR_IO;
+	if (r != 0)
+		unlink(tmp);
+	return r;
+}
+
+void
+util_hex(const unsigned char *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+void
+util_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = sizeof(md);
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		abort();	/* SHA-256 cannot fail short of a broken library */
+	util_hex(md, 32, out);
+}
+
+int
+util_b64_encode(const unsigned char *in, size_t len, char **out, size_t *outlen)
+{
+	char *buf;
+	int n;
+
+	if (len > (size_t)INT_MAX / 4 * 3 - 3)
+		return GW_ERR_TOO_LARGE;
+	if ((buf = malloc((len + 2) / 3 * 4 + 1)) == NULL)
+		return GW_ERR_NOMEM;
+	n = EVP_EncodeBlock((unsigned char *)buf, in, (int)len);
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = (size_t)n;
+	return 0;
+}
+
+int
+util_b64_decode(const char *in, size_t len, size_t max,
+    unsigned char **out, size_t *outlen)
+{
+	EVP_ENCODE_CTX *ctx = NULL;
+	unsigned char *buf = NULL;
+	int r = GW_ERR_INVALID, n = 0, fin = 0;
+	size_t cap;
+
+	if (len > (size_t)INT_MAX)
+		return GW_ERR_TOO_LARGE;
+	cap = len / 4 * 3 + 3;
+	/* Reject early: even ignoring white space the result would be too big
+	 * only if the text without white space is; decode and check after. */
+	if ((buf = malloc(cap + 1)) == NULL)
+		return GW_ERR_NOMEM;
+	if ((ctx = EVP_ENCODE_CTX_new()) == NULL) {
+		r = GW_ERR_NOMEM;
+		goto out;
+	}
+	EVP_DecodeInit(ctx);
+	if (EVP_DecodeUpdate(ctx, buf, &n, (const unsigned char *)in, (int)len) < 0)
+		goto out;
+	if (EVP_DecodeFinal(ctx, buf + n, &fin) < 0)
+		goto out;
+	n += fin;
+	if ((size_t)n > max) {
+		r = GW_ERR_TOO_LARGE;
+		goto out;
+	}
+	buf[n] = 0;
+	*out = buf;
+	*outlen = (size_t)n;
+	buf = NULL;
+	r = 0;
+ out:
+	EVP_ENCODE_CTX_free(ctx);
+	free(buf);
+	return r;
+}
+
+int64_t
+util_now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void
+util_time_iso(int64_t ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char base[24];
+
+	gmtime_r(&t, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 32, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+void
+util_new_id(char out[40])
+{
+	unsigned char rnd[16];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		abort();	/* no randomness: nothing safe can be done */
+	memcpy(out, "gw-", 3);
+	util_hex(rnd, sizeof(rnd), out + 3);
+}
+
+size_t
+util_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t len = strlen(src);
+
+	if (size > 0) {
+		size_t n = len < size - 1 ? len : size - 1;
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	return len;
+}

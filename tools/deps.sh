@@ -1,0 +1,27 @@
+#!/bin/sh
+# deps.sh - installs the Debian 12 packages gatewayd builds and tests with,
+# only those that are missing.  Needs root (or nothing missing).
+set -eu
+PKGS="build-essential pkg-config libssl-dev openssl libxml2-dev libxml2-utils \
+libxmlsec1-dev libxmlsec1-openssl xmlsec1 libcurl4-openssl-dev curl \
+libevent-dev libsqlite3-dev sqlite3 libcmocka-dev nodejs npm procps"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+		|| missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps: installing:$missing"
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing packages and not root; run: sudo apt-get install$missing" >&2
+		exit 1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+fi
+# The independent XML-Enc implementation for the interop tests (npm, pinned
+# by tests/interop/package-lock.json).
+if [ ! -d tests/interop/node_modules/xml-encryption ]; then
+	echo "deps: npm ci in tests/interop"
+	(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
