@@ -1,1 +1,231 @@
-int main(void) { return 0; }
+/*
+ * main.c - gatewayd: start-up, configuration, the shared context, and
+ * shutdown.  See README.md for how to run it.
+ *
+ *   gatewayd --config FILE
+ *   gatewayd --dev DIR [--listen HOST:PORT]
+ *
+ * Everything that can be wrong with the configuration is found here,
+ * before the first connection is accepted, and reported in one sentence.
+ */
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/thread.h>
+#include <libxml/parser.h>
+#include <libxml/xmlschemas.h>
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+
+#include "err.h"
+#include "gw.h"
+#include "pki.h"
+#include "schemas.h"
+#include "store.h"
+#include "util.h"
+#include "xmldsig.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: gatewayd --config FILE\n"
+	    "       gatewayd --dev DIR [--listen HOST:PORT]\n"
+	    "\n"
+	    "  --config FILE    run with the configuration FILE (see profiles/README.md)\n"
+	    "  --dev DIR        development mode: DIR holds a development PKI, a SQLite\n"
+	    "                   database and profiles for portal-1, authority-a and\n"
+	    "                   authority-b; all created on first start\n"
+	    "  --listen H:P     listen address in --dev mode (default 127.0.0.1:8443)\n"
+	    "  --help           this text\n");
+}
+
+static void
+quiet_schema_errors(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+static int
+load_schema(xmlSchemaPtr *out)
+{
+	xmlSchemaParserCtxtPtr pctx;
+	xmlSchemaPtr s;
+
+	pctx = xmlSchemaNewMemParserCtxt((const char *)embed_submission_xsd,
+	    (int)embed_submission_xsd_len);
+	if (pctx == NULL)
+		return GW_ERR_NOMEM;
+	xmlSchemaSetParserErrors(pctx, quiet_schema_errors, quiet_schema_errors, NULL);
+	s = xmlSchemaParse(pctx);
+	xmlSchemaFreeParserCtxt(pctx);
+	if (s == NULL)
+		return GW_ERR_INTERNAL;
+	*out = s;
+	return 0;
+}
+
+static int
+load_trust(const char *file, X509_STORE **out)
+{
+	X509_STORE *st;
+
+	if ((st = X509_STORE_new()) == NULL)
+		return GW_ERR_NOMEM;
+	if (X509_STORE_load_file(st, file) != 1) {
+		X509_STORE_free(st);
+		ERR_clear_error();
+		return GW_ERR_CONFIG;
+	}
+	*out = st;
+	return 0;
+}
+
+static int
+gw_setup(struct gw *gw, char *err, size_t errlen)
+{
+	const struct config *c = gw->cfg;
+	int r;
+
+	if ((r = tls_server_ctx(c, &gw->ssl_ctx, err, errlen)) != 0)
+		return r;
+	if ((r = load_trust(c->trust_ca, &gw->trust)) != 0) {
+		snprintf(err, errlen, "cannot load trusted signer CAs from %s", c->trust_ca);
+		return r;
+	}
+	if ((r = keys_load(c->sign_key, &gw->sign_key)) != 0) {
+		snprintf(err, errlen, "cannot load the signing key %s: %s",
+		    c->sign_key, gw_strerror(r));
+		return r;
+	}
+	if ((r = pki_read_cert(c->sign_cert, &gw->sign_cert)) != 0) {
+		snprintf(err, errlen, "cannot load the signing certificate %s",
+		    c->sign_cert);
+		return r;
+	}
+	if ((r = load_schema(&gw->submission_schema)) != 0) {
+		snprintf(err, errlen, "cannot compile the embedded submission schema");
+		return r;
+	}
+	return 0;
+}
+
+static void
+gw_teardown(struct gw *gw)
+{
+	xmlSchemaFree(gw->submission_schema);
+	X509_free(gw->sign_cert);
+	keys_free(gw->sign_key);
+	X509_STORE_free(gw->trust);
+	SSL_CTX_free(gw->ssl_ctx);
+	config_free(gw->cfg);
+}
+
+static void
+audit_lifecycle(const struct config *c, const char *event, const char *detail)
+{
+	struct store_audit ev = { .event = event, .actor = "gateway",
+	    .code = "OK", .detail = detail };
+	struct store *s;
+
+	if (store_open(c->database, &s) == 0) {
+		(void)store_audit(s, &ev);
+		store_close(s);
+	}
+}
+
+static void
+print_dev_help(const char *argv0, const char *dir, const struct config *c)
+{
+	char self[PATH_MAX], *bindir;
+	const char *port = strrchr(c->listen, ':');
+	char gwopt[160] = "";
+
+	util_strlcpy(self, argv0, sizeof(self));
+	bindir = dirname(self);
+	if (port && strcmp(port, ":8443") != 0)
+		snprintf(gwopt, sizeof(gwopt), " --gateway https://%s", c->listen);
+	printf("gatewayd: development mode; PKI, database and profiles in %s\n\n"
+	    "Submit a sample as portal-1 (in another terminal):\n"
+	    "  %s/gwctl sample --to authority-a > /tmp/sample.xml\n"
+	    "  %s/gwctl sign --key %s/portal-1.key --cert %s/portal-1.pem /tmp/sample.xml > /tmp/signed.xml\n"
+	    "  %s/gwctl submit --dev %s%s /tmp/signed.xml\n\n"
+	    "Fetch it as authority-a:\n"
+	    "  %s/gwctl mailbox list --dev %s%s --as authority-a\n"
+	    "  %s/gwctl mailbox fetch --dev %s%s --as authority-a ID -o /tmp/msg.xml\n"
+	    "  %s/gwctl decrypt --key %s/authority-a.key /tmp/msg.xml\n"
+	    "  %s/gwctl mailbox close --dev %s%s --as authority-a ID\n\n"
+	    "The same with curl:\n"
+	    "  curl --cacert %s/ca.pem --cert %s/portal-1.pem --key %s/portal-1.key \\\n"
+	    "       -H 'Content-Type: application/xml' --data-binary @/tmp/signed.xml \\\n"
+	    "       https://%s/v1/submissions\n\n",
+	    dir, bindir, bindir, dir, dir, bindir, dir, gwopt,
+	    bindir, dir, gwopt, bindir, dir, gwopt, bindir, dir, bindir, dir, gwopt,
+	    dir, dir, dir, c->listen);
+	fflush(stdout);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *config = NULL, *dev = NULL, *listen = NULL;
+	struct gw gw;
+	char err[1024] = "", detail[600];
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config = argv[++i];
+		else if (strcmp(argv[i], "--dev") == 0 && i + 1 < argc)
+			dev = argv[++i];
+		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+			listen = argv[++i];
+		else {
+			fprintf(stderr, "gatewayd: unknown or incomplete option %s\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if ((config == NULL) == (dev == NULL) || (listen && dev == NULL)) {
+		fprintf(stderr, "gatewayd: give either --config FILE or --dev DIR\n");
+		usage(stderr);
+		return 2;
+	}
+	memset(&gw, 0, sizeof(gw));
+	xmlInitParser();
+	if (xmldsig_global_init() != 0 || evthread_use_pthreads() != 0) {
+		fprintf(stderr, "gatewayd: cannot initialise the crypto libraries\n");
+		return 1;
+	}
+	if (dev)
+		r = config_dev(dev, listen, &gw.cfg, err, sizeof(err));
+	else
+		r = config_load(config, &gw.cfg, err, sizeof(err));
+	if (r != 0) {
+		fprintf(stderr, "gatewayd: %s\n", err[0] ? err : gw_strerror(r));
+		return 1;
+	}
+	gw.dev = dev != NULL;
+	if ((r = gw_setup(&gw, err, sizeof(err))) != 0) {
+		fprintf(stderr, "gatewayd: %s\n", err[0] ? err : gw_strerror(r));
+		gw_teardown(&gw);
+		return 1;
+	}
+	snprintf(detail, sizeof(detail), "config %.300s, listen %.100s",
+	    gw.cfg->path, gw.cfg->listen);
+	audit_lifecycle(gw.cfg, "gateway.start", detail);
+	if (dev)
+		print_dev_help(argv[0], dev, gw.cfg);
+	r = server_run(&gw);
+	audit_lifecycle(gw.cfg, "gateway.stop", r == 0 ? "clean" : gw_strerror(r));
+	gw_teardown(&gw);
+	xmldsig_global_cleanup();
+	return r == 0 ? 0 : 1;
+}

@@ -1,0 +1,90 @@
+/*
+ * gw.h - the daemon's shared context and the seams between its parts.
+ *
+ * struct gw is built once at start-up (main.c) and is read-only afterwards:
+ * every thread may read it without locks.  Per-thread state (a store
+ * connection, a schema validation context) lives in struct worker.
+ *
+ * Threads (see server.c): io threads run libevent loops that terminate TLS
+ * and parse HTTP; worker threads do everything that may take time (XML
+ * parsing, signature checks, encryption, database commits) and hand the
+ * finished answer back to the io thread that owns the connection.
+ */
+#ifndef GW_GW_H
+#define GW_GW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libxml/xmlschemas.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "config.h"
+#include "keys.h"
+
+struct gw {
+	struct config *cfg;
+	SSL_CTX *ssl_ctx;		/* server side, BSI TR-02102-2 */
+	X509_STORE *trust;		/* CAs for submission signers */
+	struct keys *sign_key;		/* the gateway's signing key */
+	X509 *sign_cert;
+	xmlSchemaPtr submission_schema;	/* shared, read-only */
+	int dev;			/* started with --dev */
+};
+
+/* One worker thread's own resources. */
+struct worker {
+	struct gw *gw;
+	struct store *store;
+	xmlSchemaValidCtxtPtr schema_vctx;
+	char schema_err[256];		/* first validation error of a request */
+};
+
+/* A request as a worker sees it: everything copied out of libevent. */
+struct job_req {
+	int method;			/* EVHTTP_REQ_GET / _POST */
+	char path[512];			/* decoded path without query */
+	char query[512];		/* raw query string, may be empty */
+	char content_type[128];
+	const struct party *client;	/* authenticated peer; NULL if none */
+	char auth_error[200];		/* why client is NULL */
+	unsigned char *body;
+	size_t body_len;
+};
+
+/* The answer a worker produces; body is malloc'd (may be NULL). */
+struct job_resp {
+	int status;
+	const char *content_type;
+	char location[128];		/* Location header, if set */
+	int replayed;			/* idempotent replay of a submission */
+	unsigned char *body;
+	size_t body_len;
+};
+
+/* api.c: handles one request on a worker thread; always fills resp. */
+void api_handle(struct worker *w, const struct job_req *req, struct job_resp *resp);
+/* api.c: fills resp with the XML error body for err and a sentence. */
+void api_error(struct job_resp *resp, int err, const char *message);
+
+/* api.c: error answer plus an audit entry (event, code, why). */
+void api_reject(struct worker *w, const struct job_req *req,
+    struct job_resp *resp, const char *event, const char *msg_id, int err,
+    const char *why);
+
+/* submit.c: POST /v1/submissions. */
+void submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp);
+
+/* tls.c */
+int tls_server_ctx(const struct config *cfg, SSL_CTX **out, char *err, size_t errlen);
+/* Maps the verified peer certificate of ssl to a configured party; NULL if
+ * there is none, it did not verify, or it is unknown.  why gets a reason. */
+const struct party *tls_peer_party(const struct gw *gw, SSL *ssl,
+    char *why, size_t whylen);
+
+/* server.c */
+int server_run(struct gw *gw);
+void server_stop(void);
+
+#endif

@@ -1,0 +1,366 @@
+/*
+ * render.c - builds the gateway's outgoing XML with the libxml2 tree API
+ * (never by pasting strings, so that no value can break the markup).
+ *
+ * Stateless and thread-safe.  The only secret-bearing step, encryption,
+ * happens inside xmlenc_encrypt(); the receipt signature goes through
+ * xmldsig_sign() and so through keys_sign().
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/tree.h>
+
+#include "err.h"
+#include "render.h"
+#include "util.h"
+#include "xmldsig.h"
+#include "xmlenc.h"
+
+/* libxml2 takes const xmlChar *; BAD_CAST would cast const away. */
+#define XC (const xmlChar *)
+
+static int
+dump(xmlDocPtr doc, unsigned char **out, size_t *len)
+{
+	xmlChar *buf = NULL;
+	int n = 0;
+	unsigned char *copy;
+
+	xmlDocDumpMemoryEnc(doc, &buf, &n, "UTF-8");
+	if (buf == NULL || n <= 0)
+		return GW_ERR_NOMEM;
+	/* Hand out malloc() memory so that callers free() uniformly. */
+	if ((copy = malloc((size_t)n + 1)) == NULL) {
+		xmlFree(buf);
+		return GW_ERR_NOMEM;
+	}
+	memcpy(copy, buf, (size_t)n);
+	copy[n] = 0;
+	xmlFree(buf);
+	*out = copy;
+	*len = (size_t)n;
+	return 0;
+}
+
+static xmlDocPtr
+new_doc(const char *ns, const char *root, xmlNodePtr *rootp, xmlNsPtr *nsp)
+{
+	xmlDocPtr doc = xmlNewDoc(XC "1.0");
+	xmlNodePtr r;
+	xmlNsPtr n = NULL;
+
+	if (doc == NULL)
+		return NULL;
+	r = xmlNewDocNode(doc, NULL, XC root, NULL);
+	if (r == NULL) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	xmlDocSetRootElement(doc, r);
+	if (ns && (n = xmlNewNs(r, XC ns, NULL)) == NULL) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	xmlSetNs(r, n);
+	*rootp = r;
+	if (nsp)
+		*nsp = n;
+	return doc;
+}
+
+/* Adds <name>text</name>; xmlNewTextChild escapes text. */
+static xmlNodePtr
+child(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text)
+{
+	return xmlNewTextChild(parent, ns, XC name, XC text);
+}
+
+static xmlNodePtr
+child_time(xmlNodePtr parent, xmlNsPtr ns, const char *name, int64_t ms)
+{
+	char t[32];
+
+	if (ms <= 0)
+		return NULL;
+	util_time_iso(ms, t);
+	return child(parent, ns, name, t);
+}
+
+static const char *
+tristate(int v, const char *yes, const char *no)
+{
+	return v > 0 ? yes : v == 0 ? no : "indeterminate";
+}
+
+int
+render_error(int err, const char *msg, unsigned char **out, size_t *len)
+{
+	xmlNodePtr root;
+	xmlDocPtr doc;
+	int r;
+
+	if ((doc = new_doc(NULL, "Error", &root, NULL)) == NULL)
+		return GW_ERR_NOMEM;
+	child(root, NULL, "Code", gw_errcode(err));
+	child(root, NULL, "Message", msg && *msg ? msg : gw_strerror(err));
+	r = dump(doc, out, len);
+	xmlFreeDoc(doc);
+	return r;
+}
+
+/* The OSCI-style inspection report of the submission's signature. */
+static void
+add_inspection(xmlNodePtr parent, const struct store_msg *m)
+{
+	xmlNodePtr rep, sig, cert;
+	xmlNsPtr ns;
+
+	rep = xmlNewChild(parent, NULL, XC "InspectionReport", NULL);
+	ns = xmlNewNs(rep, XC NS_INSPECTION, NULL);
+	xmlSetNs(rep, ns);
+	child_time(rep, ns, "Time", m->received_ms);
+	sig = xmlNewChild(rep, ns, XC "Signature", NULL);
+	child(sig, ns, "SignatureAlgorithm", m->sig_alg);
+	child(sig, ns, "MathResult", tristate(m->sig_ok, "ok", "corrupted"));
+	cert = xmlNewChild(sig, ns, XC "Certificate", NULL);
+	xmlNewProp(cert, XC "role", XC "signer");
+	child(cert, ns, "Subject", m->signer_subject);
+	child(cert, ns, "Issuer", m->signer_issuer);
+	child(cert, ns, "Serial", m->signer_serial);
+	/* QCStatements are evaluated by the verification issue; until then
+	 * the type is honestly unknown. */
+	child(cert, ns, "CertificateType", "unknown");
+	child(cert, ns, "OfflineResult", tristate(m->chain_ok, "valid", "invalid"));
+	child(cert, ns, "OnlineResult", "not-checked");
+}
+
+static void
+add_party(xmlNodePtr parent, xmlNsPtr ns, const char *role, const char *id)
+{
+	xmlNodePtr p = xmlNewChild(parent, ns, XC role, NULL);
+	xmlNodePtr i = child(p, ns, "Identifier", id);
+
+	xmlNewProp(i, XC "type", XC "gatewayd");
+}
+
+int
+render_receipt(const struct store_msg *m, char *const *readers,
+    size_t nreaders, struct keys *key, X509 *cert, unsigned char **out,
+    size_t *len)
+{
+	xmlNodePtr root, rd;
+	xmlNsPtr ns;
+	xmlDocPtr doc;
+	char size[24];
+	size_t i;
+	int r;
+
+	if ((doc = new_doc(NS_RECEIPT, "AcceptanceReceipt", &root, &ns)) == NULL)
+		return GW_ERR_NOMEM;
+	child(root, ns, "MessageID", m->id);
+	child(root, ns, "PortalMessageID", m->portal_msg_id);
+	child(root, ns, "Portal", m->portal);
+	child(root, ns, "SHA256", m->sha256);
+	snprintf(size, sizeof(size), "%" PRId64, m->size);
+	child(root, ns, "Size", size);
+	child_time(root, ns, "Received", m->received_ms);
+	rd = xmlNewChild(root, ns, XC "Readers", NULL);
+	for (i = 0; i < nreaders; i++)
+		child(rd, ns, "Reader", readers[i]);
+	if ((r = xmldsig_sign(doc, key, cert, NULL, 0)) == 0)
+		r = dump(doc, out, len);
+	xmlFreeDoc(doc);
+	return r;
+}
+
+int
+render_container(const struct store_msg *m, const unsigned char *sub,
+    size_t sublen, unsigned char **out, size_t *len)
+{
+	xmlNodePtr root, msg;
+	xmlNsPtr ns;
+	xmlDocPtr doc;
+	char *b64 = NULL, size[24];
+	size_t b64len;
+	int r;
+
+	if ((r = util_b64_encode(sub, sublen, &b64, &b64len)) != 0)
+		return r;
+	if ((doc = new_doc(NS_CONTAINER, "ContentContainer", &root, &ns)) == NULL) {
+		free(b64);
+		return GW_ERR_NOMEM;
+	}
+	msg = child(root, ns, "Message", b64);
+	free(b64);
+	snprintf(size, sizeof(size), "%zu", sublen);
+	xmlNewProp(msg, XC "id", XC "message");
+	xmlNewProp(msg, XC "filename", XC "submission.xml");
+	xmlNewProp(msg, XC "contentType", XC "application/xml");
+	xmlNewProp(msg, XC "size", XC size);
+	xmlNewProp(msg, XC "sha256", XC m->sha256);
+	add_inspection(root, m);
+	r = dump(doc, out, len);
+	xmlFreeDoc(doc);
+	return r;
+}
+
+/* XTA-style MessageMetaData for the SOAP header. */
+static void
+add_metadata(xmlNodePtr header, const struct store_msg *m, const char *reader)
+{
+	xmlNodePtr md, da, orig, dest, idn, q;
+	xmlNsPtr ns;
+	char size[24];
+
+	md = xmlNewChild(header, NULL, XC "MessageMetaData", NULL);
+	ns = xmlNewNs(md, XC NS_ENVELOPE, XC "gw");
+	xmlSetNs(md, ns);
+	da = xmlNewChild(md, ns, XC "DeliveryAttributes", NULL);
+	child_time(da, ns, "Origin", m->received_ms);
+	child_time(da, ns, "Delivery", m->forwarded_ms);
+	orig = xmlNewChild(md, ns, XC "Originators", NULL);
+	add_party(orig, ns, "Sender", m->portal);
+	dest = xmlNewChild(md, ns, XC "Destinations", NULL);
+	add_party(dest, ns, "Reader", reader);
+	idn = xmlNewChild(md, ns, XC "MsgIdentification", NULL);
+	child(idn, ns, "MessageID", m->id);
+	child(idn, ns, "PortalMessageID", m->portal_msg_id);
+	q = xmlNewChild(md, ns, XC "Qualifier", NULL);
+	if (m->subject[0])
+		child(q, ns, "Subject", m->subject);
+	child(q, ns, "Service", m->service);
+	child(q, ns, "BusinessScenario", m->scenario);
+	snprintf(size, sizeof(size), "%" PRId64, m->size);
+	child(md, ns, "MsgSize", size);
+}
+
+int
+render_envelope(const struct store_msg *m, const char *reader,
+    const unsigned char *container, size_t clen, X509 *enc_cert,
+    unsigned char **out, size_t *len)
+{
+	xmlNodePtr root, header, body, enc = NULL;
+	xmlNsPtr ns;
+	xmlDocPtr doc;
+	int r;
+
+	if ((doc = xmlNewDoc(XC "1.0")) == NULL)
+		return GW_ERR_NOMEM;
+	root = xmlNewDocNode(doc, NULL, XC "Envelope", NULL);
+	xmlDocSetRootElement(doc, root);
+	ns = xmlNewNs(root, XC NS_SOAP12, XC "soap");
+	xmlSetNs(root, ns);
+	header = xmlNewChild(root, ns, XC "Header", NULL);
+	add_metadata(header, m, reader);
+	body = xmlNewChild(root, ns, XC "Body", NULL);
+	if ((r = xmlenc_encrypt(doc, container, clen, &enc_cert, 1, &enc)) != 0)
+		goto out;
+	xmlAddChild(body, enc);
+	r = dump(doc, out, len);
+ out:
+	xmlFreeDoc(doc);
+	return r;
+}
+
+int
+render_card(const struct store_msg *m, const struct store_delivery *d,
+    size_t nd, unsigned char **out, size_t *len)
+{
+	xmlNodePtr root, rs, rd;
+	xmlNsPtr ns;
+	xmlDocPtr doc;
+	int64_t reception = 0;
+	size_t i, closed = 0;
+	int r;
+
+	if ((doc = new_doc(NS_CARD, "ProcessCard", &root, &ns)) == NULL)
+		return GW_ERR_NOMEM;
+	child(root, ns, "MessageID", m->id);
+	child(root, ns, "PortalMessageID", m->portal_msg_id);
+	child(root, ns, "Portal", m->portal);
+	child(root, ns, "Service", m->service);
+	child(root, ns, "BusinessScenario", m->scenario);
+	if (m->subject[0])
+		child(root, ns, "Subject", m->subject);
+	child(root, ns, "SHA256", m->sha256);
+	child_time(root, ns, "Creation", m->received_ms);
+	child_time(root, ns, "Forwarding", m->forwarded_ms);
+	for (i = 0; i < nd; i++) {
+		if (d[i].closed_ms > 0)
+			closed++;
+		if (d[i].closed_ms > reception)
+			reception = d[i].closed_ms;
+	}
+	/* The message as a whole is received when every reader has it. */
+	if (nd > 0 && closed == nd)
+		child_time(root, ns, "Reception", reception);
+	rs = xmlNewChild(root, ns, XC "Readers", NULL);
+	for (i = 0; i < nd; i++) {
+		rd = xmlNewChild(rs, ns, XC "Reader", NULL);
+		xmlNewProp(rd, XC "id", XC d[i].reader);
+		xmlNewProp(rd, XC "state", XC d[i].state);
+		child_time(rd, ns, "Fetched", d[i].fetched_ms);
+		child_time(rd, ns, "Reception", d[i].closed_ms);
+	}
+	add_inspection(root, m);
+	r = dump(doc, out, len);
+	xmlFreeDoc(doc);
+	return r;
+}
+
+int
+render_mailbox(const struct store_mbox_entry *e, size_t n, int64_t total,
+    int64_t next, unsigned char **out, size_t *len)
+{
+	xmlNodePtr root, msg;
+	xmlNsPtr ns;
+	xmlDocPtr doc;
+	char buf[32];
+	size_t i;
+	int r;
+
+	if ((doc = new_doc(NS_MAILBOX, "MailboxList", &root, &ns)) == NULL)
+		return GW_ERR_NOMEM;
+	snprintf(buf, sizeof(buf), "%" PRId64, total);
+	xmlNewProp(root, XC "count", XC buf);
+	if (next >= 0) {
+		snprintf(buf, sizeof(buf), "%" PRId64, next);
+		xmlNewProp(root, XC "next", XC buf);
+	}
+	for (i = 0; i < n; i++) {
+		msg = xmlNewChild(root, ns, XC "Message", NULL);
+		xmlNewProp(msg, XC "id", XC e[i].msg_id);
+		snprintf(buf, sizeof(buf), "%" PRId64, e[i].seq);
+		xmlNewProp(msg, XC "seq", XC buf);
+		snprintf(buf, sizeof(buf), "%" PRId64, e[i].size);
+		xmlNewProp(msg, XC "size", XC buf);
+		xmlNewProp(msg, XC "service", XC e[i].service);
+		util_time_iso(e[i].received_ms, buf);
+		xmlNewProp(msg, XC "received", XC buf);
+	}
+	r = dump(doc, out, len);
+	xmlFreeDoc(doc);
+	return r;
+}
+
+int
+render_closed(const char *id, int64_t reception_ms, unsigned char **out,
+    size_t *len)
+{
+	xmlNodePtr root;
+	xmlDocPtr doc;
+	char t[32];
+	int r;
+
+	if ((doc = new_doc(NS_MAILBOX, "Closed", &root, NULL)) == NULL)
+		return GW_ERR_NOMEM;
+	xmlNewProp(root, XC "id", XC id);
+	util_time_iso(reception_ms, t);
+	xmlNewProp(root, XC "reception", XC t);
+	r = dump(doc, out, len);
+	xmlFreeDoc(doc);
+	return r;
+}

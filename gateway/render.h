@@ -1,0 +1,55 @@
+/*
+ * render.h - the XML documents the gateway writes: error bodies, acceptance
+ * receipts, content containers, SOAP envelopes for readers, process cards
+ * and mailbox lists.  Namespaces and element names are documented in
+ * docs/api.md.  Every function returns a malloc'd UTF-8 serialisation.
+ */
+#ifndef GW_RENDER_H
+#define GW_RENDER_H
+
+#include <stddef.h>
+#include <openssl/x509.h>
+
+#include "keys.h"
+#include "store.h"
+
+#define NS_RECEIPT	"urn:gatewayd:receipt:1"
+#define NS_CONTAINER	"urn:gatewayd:container:1"
+#define NS_ENVELOPE	"urn:gatewayd:envelope:1"
+#define NS_INSPECTION	"urn:gatewayd:inspection:1"
+#define NS_CARD		"urn:gatewayd:processcard:1"
+#define NS_MAILBOX	"urn:gatewayd:mailbox:1"
+#define NS_SOAP12	"http://www.w3.org/2003/05/soap-envelope"
+
+/* <Error><Code>CODE</Code><Message>msg or gw_strerror(err)</Message></Error> */
+int render_error(int err, const char *msg, unsigned char **out, size_t *len);
+
+/* The acceptance receipt, signed with key/cert (enveloped XML-DSig). */
+int render_receipt(const struct store_msg *m, char *const *readers,
+    size_t nreaders, struct keys *key, X509 *cert, unsigned char **out,
+    size_t *len);
+
+/* The content container: the submission bytes unchanged (base64) and the
+ * inspection report. */
+int render_container(const struct store_msg *m, const unsigned char *sub,
+    size_t sublen, unsigned char **out, size_t *len);
+
+/* The SOAP 1.2 envelope for one reader: metadata header and the container
+ * encrypted for enc_cert in the body. */
+int render_envelope(const struct store_msg *m, const char *reader,
+    const unsigned char *container, size_t clen, X509 *enc_cert,
+    unsigned char **out, size_t *len);
+
+/* The process card of a message for its portal. */
+int render_card(const struct store_msg *m, const struct store_delivery *d,
+    size_t nd, unsigned char **out, size_t *len);
+
+/* A page of a reader's mailbox; next < 0 means no further page. */
+int render_mailbox(const struct store_mbox_entry *e, size_t n, int64_t total,
+    int64_t next, unsigned char **out, size_t *len);
+
+/* A small confirmation <Closed id=".." reception=".."/>. */
+int render_closed(const char *id, int64_t reception_ms, unsigned char **out,
+    size_t *len);
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * submit.c - POST /v1/submissions: from the received bytes to a durably
+ * stored, encrypted message, on a worker thread.
+ *
+ * Order of checks (each failure is answered and audited, nothing stored):
+ *   1. media type, size (evhttp already enforced max_body)
+ *   2. safe parse (no DTD, limits), then the XSD
+ *   3. the Sender is the authenticated portal
+ *   4. idempotency: (portal, MessageID) seen before -> same bytes: the
+ *      original receipt again; other bytes: 409
+ *   5. readers known and allowed for this portal and service
+ *   6. the enveloped signature and the signer's chain
+ * Then: container, one envelope per reader (encrypted only for that
+ * reader), the signed receipt, and one store transaction with the audit
+ * events.  Only after that commit (fsync) does the 202 leave.
+ *
+ * Signature wrapping: every value routed on is read from the document
+ * whose root element the verified Reference URI="" covers entirely, and the
+ * verifier refuses any second Signature, so nothing unsigned is used.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/tree.h>
+#include <libxml/xmlschemas.h>
+
+#include "err.h"
+#include "gw.h"
+#include "pki.h"
+#include "render.h"
+#include "store.h"
+#include "util.h"
+#include "xmldsig.h"
+#include "xmlparse.h"
+
+#define NS_SUB "urn:gatewayd:submission:1"
+#define MAX_READERS 16
+
+struct meta {
+	char sender[64];
+	char pmid[256];
+	char service[256];
+	char scenario[256];
+	char subject[512];
+	char *readers[MAX_READERS];
+	char reader_buf[MAX_READERS][64];
+	size_t nreaders;
+};
+
+static xmlNodePtr
+elem(xmlNodePtr parent, const char *name)
+{
+	xmlNodePtr c;
+
+	for (c = parent ? parent->children : NULL; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && c->ns &&
+		    strcmp((const char *)c->ns->href, NS_SUB) == 0 &&
+		    strcmp((const char *)c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/* Copies the text of an element; GW_ERR_SCHEMA if absent or too long. */
+static int
+text(xmlNodePtr n, char *out, size_t outlen, int optional)
+{
+	xmlChar *t;
+	size_t len;
+
+	if (n == NULL) {
+		out[0] = '\0';
+		return optional ? 0 : GW_ERR_SCHEMA;
+	}
+	if ((t = xmlNodeGetContent(n)) == NULL)
+		return GW_ERR_NOMEM;
+	len = util_strlcpy(out, (const char *)t, outlen);
+	xmlFree(t);
+	return len < outlen ? 0 : GW_ERR_TOO_LARGE;
+}
+
+static int
+read_meta(xmlDocPtr doc, struct meta *m)
+{
+	xmlNodePtr md, o, d, c, q;
+	int r;
+
+	md = elem(xmlDocGetRootElement(doc), "MessageMetaData");
+	o = elem(md, "Originators");
+	d = elem(md, "Destinations");
+	q = elem(md, "Qualifier");
+	if ((r = text(elem(elem(o, "Sender"), "Identifier"), m->sender,
+	    sizeof(m->sender), 0)) != 0 ||
+	    (r = text(elem(elem(md, "MsgIdentification"), "MessageID"), m->pmid,
+	    sizeof(m->pmid), 0)) != 0 ||
+	    (r = text(elem(q, "Service"), m->service, sizeof(m->service), 0)) != 0 ||
+	    (r = text(elem(q, "BusinessScenario"), m->scenario,
+	    sizeof(m->scenario), 0)) != 0 ||
+	    (r = text(elem(q, "Subject"), m->subject, sizeof(m->subject), 1)) != 0)
+		return r;
+	for (c = d ? d->children : NULL; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (m->nreaders == MAX_READERS)
+			return GW_ERR_TOO_LARGE;
+		m->readers[m->nreaders] = m->reader_buf[m->nreaders];
+		if ((r = text(elem(c, "Identifier"), m->reader_buf[m->nreaders],
+		    sizeof(m->reader_buf[0]), 0)) != 0)
+			return r;
+		m->nreaders++;
+	}
+	return m->nreaders > 0 ? 0 : GW_ERR_SCHEMA;
+}
+
+static void
+schema_error(void *arg, xmlErrorPtr e)
+{
+	struct worker *w = arg;
+	size_t n;
+
+	if (w->schema_err[0] != '\0' || e == NULL || e->message == NULL)
+		return;
+	snprintf(w->schema_err, sizeof(w->schema_err), "line %d: %s", e->line,
+	    e->message);
+	n = strlen(w->schema_err);
+	while (n > 0 && (w->schema_err[n - 1] == '\n' || w->schema_err[n - 1] == ' '))
+		w->schema_err[--n] = '\0';
+}
+
+static int
+media_type_ok(const char *ct)
+{
+	size_t n = strcspn(ct, "; ");
+
+	return (n == 15 && strncasecmp(ct, "application/xml", n) == 0) ||
+	    (n == 8 && strncasecmp(ct, "text/xml", n) == 0);
+}
+
+/* Step 4: the same (portal, MessageID) before?  1 = answered, 0 = new. */
+static int
+replay(struct worker *w, const struct job_req *req, struct job_resp *resp,
+    const struct meta *m, const char *sha)
+{
+	char id[40], oldsha[65], detail[160];
+	struct store_audit ev = { .event = "submission.replayed",
+	    .actor = req->client->id, .msg_id = id, .code = "OK", .detail = detail };
+	unsigned char *receipt = NULL;
+	size_t len = 0;
+	int r;
+
+	r = store_lookup_portal(w->store, req->client->id, m->pmid, id, oldsha,
+	    &receipt, &len);
+	if (r == GW_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0) {
+		api_error(resp, r, NULL);
+		return 1;
+	}
+	if (strcmp(oldsha, sha) != 0) {
+		free(receipt);
+		snprintf(detail, sizeof(detail), "MessageID %.64s reused with other "
+		    "content (sha256 %.16s...)", m->pmid, sha);
+		api_reject(w, req, resp, "submission.rejected", id,
+		    GW_ERR_DUPLICATE, detail);
+		return 1;
+	}
+	snprintf(detail, sizeof(detail), "same bytes again, original receipt returned");
+	(void)store_audit(w->store, &ev);
+	resp->status = 202;
+	resp->content_type = "application/xml";
+	resp->replayed = 1;
+	snprintf(resp->location, sizeof(resp->location), "/v1/submissions/%s", id);
+	resp->body = receipt;
+	resp->body_len = len;
+	return 1;
+}
+
+/* Step 5: every reader is a known authority the portal may submit to. */
+static int
+check_readers(const struct gw *gw, const struct party *portal,
+    const struct meta *m, const struct party **out, char *why, size_t whylen)
+{
+	const struct party *p;
+	size_t i, j;
+
+	for (i = 0; i < m->nreaders; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(m->readers[i], m->readers[j]) == 0) {
+				snprintf(why, whylen, "reader %s is named twice",
+				    m->readers[i]);
+				return GW_ERR_INVALID;
+			}
+		p = config_party(gw->cfg, m->readers[i]);
+		if (p == NULL || p->kind != PARTY_AUTHORITY) {
+			snprintf(why, whylen, "reader %s is not a known authority",
+			    m->readers[i]);
+			return GW_ERR_UNKNOWN_READER;
+		}
+		if (!config_may_submit(gw->cfg, portal, p, m->service)) {
+			snprintf(why, whylen, "portal %s may not submit service %.100s "
+			    "to %s", portal->id, m->service, p->id);
+			return GW_ERR_UNKNOWN_READER;
+		}
+		if (p->enc_cert == NULL) {
+			snprintf(why, whylen, "reader %s has no encryption certificate",
+			    p->id);
+			return GW_ERR_UNKNOWN_READER;
+		}
+		out[i] = p;
+	}
+	return 0;
+}
+
+static void
+fill_msg(struct store_msg *sm, const struct job_req *req, const struct meta *m,
+    const struct dsig_info *info, const char *sha)
+{
+	memset(sm, 0, sizeof(*sm));
+	util_new_id(sm->id);
+	util_strlcpy(sm->portal, req->client->id, sizeof(sm->portal));
+	util_strlcpy(sm->portal_msg_id, m->pmid, sizeof(sm->portal_msg_id));
+	util_strlcpy(sm->sha256, sha, sizeof(sm->sha256));
+	sm->size = (int64_t)req->body_len;
+	util_strlcpy(sm->service, m->service, sizeof(sm->service));
+	util_strlcpy(sm->scenario, m->scenario, sizeof(sm->scenario));
+	util_strlcpy(sm->subject, m->subject, sizeof(sm->subject));
+	sm->received_ms = util_now_ms();
+	util_strlcpy(sm->signer_subject, info->subject, sizeof(sm->signer_subject));
+	util_strlcpy(sm->signer_issuer, info->issuer, sizeof(sm->signer_issuer));
+	util_strlcpy(sm->signer_serial, info->serial, sizeof(sm->signer_serial));
+	util_strlcpy(sm->sig_alg, info->sig_alg, sizeof(sm->sig_alg));
+	sm->sig_ok = info->signature_ok;
+	sm->chain_ok = info->chain_ok;
+}
+
+/* Builds envelopes and receipt, then commits everything in one go. */
+static int
+accept_msg(struct worker *w, struct store_msg *sm, const struct meta *m,
+    const struct party *const *readers, const struct job_req *req,
+    struct job_resp *resp)
+{
+	struct store_delivery d[MAX_READERS];
+	struct store_audit ev[MAX_READERS + 1];
+	unsigned char *env[MAX_READERS] = { 0 }, *container = NULL, *receipt = NULL;
+	char detail[MAX_READERS + 1][256], fpr[65];
+	size_t clen = 0, rlen = 0, elen, i;
+	int r;
+
+	memset(d, 0, sizeof(d));
+	memset(ev, 0, sizeof(ev));
+	if ((r = render_container(sm, req->body, req->body_len, &container, &clen)) != 0)
+		goto out;
+	for (i = 0; i < m->nreaders; i++) {
+		if ((r = render_envelope(sm, readers[i]->id, container, clen,
+		    readers[i]->enc_cert, &env[i], &elen)) != 0)
+			goto out;
+		util_strlcpy(d[i].reader, readers[i]->id, sizeof(d[i].reader));
+		util_strlcpy(d[i].state, STORE_ST_WAITING, sizeof(d[i].state));
+		d[i].size = (int64_t)elen;
+		d[i].created_ms = sm->received_ms;
+		d[i].envelope = env[i];
+		if (pki_cert_fingerprint(readers[i]->enc_cert, fpr) != 0)
+			fpr[0] = '\0';
+		snprintf(detail[i + 1], sizeof(detail[0]), "encrypted for certificate "
+		    "sha256:%s", fpr);
+		ev[i + 1] = (struct store_audit){ .event = "message.encrypted",
+		    .actor = "gateway", .msg_id = sm->id, .reader = readers[i]->id,
+		    .code = "OK", .detail = detail[i + 1] };
+	}
+	sm->forwarded_ms = util_now_ms();
+	if ((r = render_receipt(sm, m->readers, m->nreaders, w->gw->sign_key,
+	    w->gw->sign_cert, &receipt, &rlen)) != 0)
+		goto out;
+	snprintf(detail[0], sizeof(detail[0]), "portal message %.64s, sha256 %s, "
+	    "%lld bytes, signer serial %.40s", sm->portal_msg_id, sm->sha256,
+	    (long long)sm->size, sm->signer_serial);
+	ev[0] = (struct store_audit){ .event = "submission.accepted",
+	    .actor = sm->portal, .msg_id = sm->id, .code = "OK",
+	    .detail = detail[0] };
+	if ((r = store_accept(w->store, sm, receipt, rlen, d, m->nreaders, ev,
+	    m->nreaders + 1)) != 0)
+		goto out;
+	resp->status = 202;
+	resp->content_type = "application/xml";
+	snprintf(resp->location, sizeof(resp->location), "/v1/submissions/%s", sm->id);
+	resp->body = receipt;
+	resp->body_len = rlen;
+	receipt = NULL;
+ out:
+	for (i = 0; i < MAX_READERS; i++)
+		free(env[i]);
+	free(container);
+	free(receipt);
+	return r;
+}
+
+static int
+validate(struct worker *w, xmlDocPtr doc)
+{
+	w->schema_err[0] = '\0';
+	xmlSchemaSetValidStructuredErrors(w->schema_vctx, schema_error, w);
+	return xmlSchemaValidateDoc(w->schema_vctx, doc) == 0 ? 0 : GW_ERR_SCHEMA;
+}
+
+void
+submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp)
+{
+	const struct party *readers[MAX_READERS];
+	struct dsig_info info;
+	struct store_msg sm;
+	struct meta m;
+	xmlDocPtr doc = NULL;
+	char sha[65], why[300];
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	memset(&info, 0, sizeof(info));
+	info.signature_ok = info.chain_ok = -1;
+	why[0] = '\0';
+	if (!media_type_ok(req->content_type)) {
+		api_reject(w, req, resp, "submission.rejected", NULL,
+		    GW_ERR_UNSUPPORTED_MEDIA, "submissions are application/xml");
+		return;
+	}
+	util_sha256_hex(req->body ? req->body : (const unsigned char *)"",
+	    req->body_len, sha);
+	if ((r = xmlparse_safe((const char *)req->body, req->body_len,
+	    &xmlparse_default_limits, &doc)) != 0)
+		goto reject;
+	if ((r = validate(w, doc)) != 0) {
+		snprintf(why, sizeof(why), "not a valid submission: %s", w->schema_err);
+		goto reject;
+	}
+	if ((r = read_meta(doc, &m)) != 0)
+		goto reject;
+	if (strcmp(m.sender, req->client->id) != 0) {
+		r = GW_ERR_FORBIDDEN;
+		snprintf(why, sizeof(why), "Sender %s is not the authenticated portal %s",
+		    m.sender, req->client->id);
+		goto reject;
+	}
+	if (replay(w, req, resp, &m, sha))
+		goto out;
+	if ((r = check_readers(w->gw, req->client, &m, readers, why, sizeof(why))) != 0)
+		goto reject;
+	if ((r = xmldsig_verify(doc, w->gw->trust, 0, &info)) != 0) {
+		snprintf(why, sizeof(why), "%s (signer: %.100s%s%.60s)", gw_strerror(r),
+		    info.subject[0] ? info.subject : "unknown",
+		    info.chain_error[0] ? "; " : "", info.chain_error);
+		goto reject;
+	}
+	fill_msg(&sm, req, &m, &info, sha);
+	r = accept_msg(w, &sm, &m, readers, req, resp);
+	if (r == GW_ERR_DUPLICATE && replay(w, req, resp, &m, sha))
+		goto out;	/* a concurrent twin won the race */
+	if (r != 0) {
+		api_reject(w, req, resp, "submission.failed", NULL, r,
+		    "the message could not be stored; nothing was accepted");
+		goto out;
+	}
+	goto out;
+ reject:
+	api_reject(w, req, resp, "submission.rejected", NULL, r, why[0] ? why : NULL);
+ out:
+	X509_free(info.signer);
+	xmlFreeDoc(doc);
+}
