@@ -32,9 +32,13 @@ int xmlenc_encrypt(xmlDocPtr doc, const unsigned char *plain, size_t len,
 /*
  * Decrypts an xenc:EncryptedData element with key.  When cert is given, the
  * EncryptedKey whose X509Data matches it is used; otherwise each is tried.
- * Accepts only the algorithms above (rsa-1_5 is refused); an EncryptionMethod
- * without osci128:IvLength means a 16-byte IV, as old OSCI peers send.
- * *plain is malloc'd; at most max bytes.
+ * Accepts only the algorithms above (rsa-1_5 is refused).  An
+ * EncryptionMethod without osci128:IvLength is read with a 16-byte IV (old
+ * OSCI peers) and, if the GCM tag does not verify that way, with the W3C
+ * 12-byte IV (xml-encryption and other non-OSCI peers): GCM authenticates
+ * the IV, so at most one reading can succeed and nothing is released before
+ * the tag check.  *plain is malloc'd, NUL-terminated (not counted in *len);
+ * at most max bytes.
  */
 int xmlenc_decrypt(xmlNodePtr encdata, struct keys *key, X509 *cert,
     size_t max, unsigned char **plain, size_t *len);

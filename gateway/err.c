@@ -37,7 +37,7 @@ static const struct errinfo errtab[] = {
 	    "the signature must cover the whole document (one Reference URI=\"\" "
 	    "with the enveloped-signature and exclusive c14n transforms)" },
 	[-GW_ERR_SIG_ALGORITHM] = { "SIGNATURE_ALGORITHM", 422,
-	    "the signature uses an algorithm the policy does not allow" },
+	    "the signature or encryption uses an algorithm the policy does not allow" },
 	[-GW_ERR_SIG_INVALID] = { "SIGNATURE_INVALID", 422,
 	    "the signature does not verify: the document or its SignedInfo was altered" },
 	[-GW_ERR_SIG_NOCERT] = { "SIGNER_CERT_MISSING", 422,

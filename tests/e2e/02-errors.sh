@@ -46,7 +46,7 @@ printf '<other xmlns="urn:example"/>' >"$T/schema.xml"
 err portal-1 400 SCHEMA_INVALID "not a submission" -H "$ct" --data-binary @"$T/schema.xml" "$URL/v1/submissions"
 
 "$GWCTL" sample --to authority-a >"$T/unsigned.xml"
-err portal-1 400 SCHEMA_INVALID "unsigned submission" -H "$ct" --data-binary @"$T/unsigned.xml" "$URL/v1/submissions"
+err portal-1 422 SIGNATURE_MISSING "unsigned submission" -H "$ct" --data-binary @"$T/unsigned.xml" "$URL/v1/submissions"
 
 make_signed "$T/signed.xml"
 err none 403 CLIENT_CERT_REQUIRED "no client certificate" -H "$ct" --data-binary @"$T/signed.xml" "$URL/v1/submissions"
