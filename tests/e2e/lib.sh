@@ -6,7 +6,8 @@
 # "PASS: ..." or "FAIL: ..." line per check, and exits non-zero on failure.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-B="$ROOT/${GW_BUILD:-build/san}"
+B=${GW_BUILD:-build/san}
+case "$B" in /*) ;; *) B="$ROOT/$B" ;; esac
 GWCTL="$B/gwctl"
 GATEWAYD="$B/gatewayd"
 T=$(mktemp -d /tmp/gw-e2e.XXXXXX)
