@@ -48,8 +48,8 @@ api_reject(struct worker *w, const struct job_req *req, struct job_resp *resp,
 	    .code = gw_errcode(err), .detail = detail };
 
 	ev.actor = req->client ? req->client->id : "unknown";
-	snprintf(detail, sizeof(detail), "%s %.120s: %.250s",
-	    req->method == EVHTTP_REQ_POST ? "POST" : "GET", req->path,
+	snprintf(detail, sizeof(detail), "%.16s %.120s: %.250s",
+	    req->method_name, req->path,
 	    why && *why ? why : gw_strerror(err));
 	(void)store_audit(w->store, &ev);
 	api_error(resp, err, why);
@@ -218,9 +218,19 @@ api_handle(struct worker *w, const struct job_req *req, struct job_resp *resp)
 {
 	char id[64];
 	const char *rest;
-	int post = req->method == EVHTTP_REQ_POST;
+	int post = req->method == HTTP_POST;
 
 	memset(resp, 0, sizeof(*resp));
+	if (req->pre_error) {
+		api_reject(w, req, resp, "request.rejected", NULL, req->pre_error,
+		    req->pre_msg);
+		return;
+	}
+	if (req->method == HTTP_OTHER) {
+		api_reject(w, req, resp, "request.rejected", NULL, GW_ERR_METHOD,
+		    "only GET and POST are served");
+		return;
+	}
 	if (req->client == NULL) {
 		api_reject(w, req, resp, "client.rejected", NULL,
 		    GW_ERR_UNAUTHENTICATED, req->auth_error);

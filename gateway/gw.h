@@ -41,9 +41,12 @@ struct worker {
 	char schema_err[256];		/* first validation error of a request */
 };
 
-/* A request as a worker sees it: everything copied out of libevent. */
+enum http_method { HTTP_GET = 1, HTTP_POST, HTTP_OTHER };
+
+/* A request as a worker sees it: everything copied out of the connection. */
 struct job_req {
-	int method;			/* EVHTTP_REQ_GET / _POST */
+	enum http_method method;
+	char method_name[16];
 	char path[512];			/* decoded path without query */
 	char query[512];		/* raw query string, may be empty */
 	char content_type[128];
@@ -51,6 +54,10 @@ struct job_req {
 	char auth_error[200];		/* why client is NULL */
 	unsigned char *body;
 	size_t body_len;
+	/* Set when the HTTP layer refused the request before it was complete
+	 * (too large, malformed): the worker only audits and answers it. */
+	int pre_error;
+	char pre_msg[160];
 };
 
 /* The answer a worker produces; body is malloc'd (may be NULL). */

@@ -3,11 +3,11 @@
  * between them.
  *
  * io threads (cfg->io_threads, default 1): each runs its own event_base with
- * an evhttp on its own SO_REUSEPORT socket bound to the listen address, so
+ * a listener on its own SO_REUSEPORT socket bound to the listen address, so
  * the kernel spreads connections.  The io thread terminates TLS, reads the
- * request (evhttp enforces max_body), identifies the client from its
- * certificate and answers the trivial requests itself (/healthz, rejections
- * for unknown clients).  Everything else becomes a job on one bounded queue.
+ * request (http.c enforces the limits), identifies the client from its
+ * certificate and answers /healthz itself.  Everything else, rejections
+ * included (so that they are audited), becomes a job on one bounded queue.
  *
  * workers (cfg->threads, default: number of cores): each has its own store
  * connection and schema context, takes a job, runs api_handle(), and hands
@@ -15,8 +15,8 @@
  * pthread locking makes that call safe from another thread and wakes the
  * loop.  No io thread ever waits for crypto or a database commit.
  *
- * If the client goes away while a worker holds its request, evhttp keeps
- * the request alive without a connection, and evhttp_send_reply() frees it.
+ * If the client goes away while a worker holds its request, http.c keeps
+ * the connection struct until http_respond() arrives, then frees it.
  *
  * Overload: more than max_pending queued jobs answers 503 at once.
  */
@@ -33,31 +33,29 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include "err.h"
 #include "gw.h"
+#include "http.h"
 #include "store.h"
 #include "util.h"
 
 struct job {
 	struct job *next;
-	struct evhttp_request *req;
+	struct http_conn *conn;
 	struct event_base *base;
-	struct job_req in;
+	struct job_req *in;
 	struct job_resp out;
 };
 
 struct iothread {
 	pthread_t tid;
 	struct event_base *base;
-	struct evhttp *http;
-	int fd;
+	struct evconnlistener *listener;
+	struct http_limits lim;
 };
 
 static struct {
@@ -79,31 +77,14 @@ job_free(struct job *j)
 {
 	if (j == NULL)
 		return;
-	free(j->in.body);
+	if (j->in)
+		free(j->in->body);
+	free(j->in);
 	free(j->out.body);
 	free(j);
 }
 
-static void
-send_resp(struct evhttp_request *req, const struct job_resp *resp)
-{
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct evbuffer *b = evhttp_request_get_output_buffer(req);
-
-	if (resp->content_type)
-		evhttp_add_header(h, "Content-Type", resp->content_type);
-	if (resp->location[0])
-		evhttp_add_header(h, "Location", resp->location);
-	if (resp->replayed)
-		evhttp_add_header(h, "Gateway-Replay", "true");
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-	if (resp->body_len > 0)
-		evbuffer_add(b, resp->body, resp->body_len);
-	evhttp_send_reply(req, resp->status, NULL, NULL);
-}
-
-/* Runs on the io thread that owns the request. */
+/* Runs on the io thread that owns the connection. */
 static void
 reply_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -111,8 +92,19 @@ reply_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	send_resp(j->req, &j->out);
+	http_respond(j->conn, &j->out);
 	job_free(j);
+}
+
+static void
+audit_overload(struct worker *w, unsigned long over)
+{
+	char detail[64];
+	struct store_audit ev = { .event = "request.overloaded",
+	    .actor = "gateway", .code = "OVERLOADED", .detail = detail };
+
+	snprintf(detail, sizeof(detail), "%lu requests answered 503", over);
+	(void)store_audit(w->store, &ev);
 }
 
 static void *
@@ -120,7 +112,6 @@ worker_main(void *arg)
 {
 	struct worker w;
 	struct job *j;
-	char err[128];
 	unsigned long over;
 	int r;
 
@@ -151,13 +142,9 @@ worker_main(void *arg)
 		S.overloaded = 0;
 		pthread_mutex_unlock(&S.mu);
 
-		if (over > 0) {
-			struct store_audit ev = { .event = "request.overloaded",
-			    .actor = "gateway", .code = "OVERLOADED", .detail = err };
-			snprintf(err, sizeof(err), "%lu requests answered 503", over);
-			(void)store_audit(w.store, &ev);
-		}
-		api_handle(&w, &j->in, &j->out);
+		if (over > 0)
+			audit_overload(&w, over);
+		api_handle(&w, j->in, &j->out);
 		if (event_base_once(j->base, -1, EV_TIMEOUT, reply_cb, j, NULL) != 0) {
 			/* The loop is gone (shutdown): nothing left to answer. */
 			job_free(j);
@@ -191,102 +178,70 @@ enqueue(struct job *j)
 
 /* Answers on the io thread without a worker (and without audit). */
 static void
-reply_now(struct evhttp_request *req, int err, const char *msg)
+reply_now(struct http_conn *c, int status, const char *ctype, const char *body,
+    int err)
 {
 	struct job_resp resp;
 
 	memset(&resp, 0, sizeof(resp));
-	api_error(&resp, err, msg);
-	send_resp(req, &resp);
+	if (err)
+		api_error(&resp, err, NULL);
+	else {
+		resp.status = status;
+		resp.content_type = ctype;
+		resp.body = (unsigned char *)strdup(body);
+		resp.body_len = resp.body ? strlen(body) : 0;
+	}
+	http_respond(c, &resp);
 	free(resp.body);
 }
 
-static int
-copy_request(struct evhttp_request *req, struct job *j)
-{
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = evhttp_uri_get_path(uri), *q = evhttp_uri_get_query(uri);
-	const char *ct;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	char *dec;
-	size_t n;
-
-	j->in.method = evhttp_request_get_command(req);
-	if (path == NULL || (dec = evhttp_uridecode(path, 0, NULL)) == NULL)
-		return GW_ERR_INVALID;
-	n = util_strlcpy(j->in.path, dec, sizeof(j->in.path));
-	free(dec);
-	if (n >= sizeof(j->in.path))
-		return GW_ERR_TOO_LARGE;
-	if (q && util_strlcpy(j->in.query, q, sizeof(j->in.query)) >= sizeof(j->in.query))
-		return GW_ERR_TOO_LARGE;
-	ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-	if (ct)
-		util_strlcpy(j->in.content_type, ct, sizeof(j->in.content_type));
-	if ((n = evbuffer_get_length(in)) > 0) {
-		if ((j->in.body = malloc(n + 1)) == NULL)
-			return GW_ERR_NOMEM;
-		evbuffer_remove(in, j->in.body, n);
-		j->in.body[n] = 0;
-		j->in.body_len = n;
-	}
-	return 0;
-}
-
-/* The io thread's request callback. */
+/* The HTTP layer's request callback, on the io thread. */
 static void
-request_cb(struct evhttp_request *req, void *arg)
+request_cb(struct http_conn *c, struct job_req *req, void *arg)
 {
 	struct iothread *io = arg;
-	struct bufferevent *bev;
-	const struct party *client;
 	struct job *j;
 	char why[200];
-	int r;
 
-	bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
-	client = tls_peer_party(S.gw, bev ? bufferevent_openssl_get_ssl(bev) : NULL,
-	    why, sizeof(why));
-	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		reply_now(req, GW_ERR_NOMEM, NULL);
+	if (!req->pre_error && req->method == HTTP_GET &&
+	    strcmp(req->path, "/healthz") == 0) {
+		free(req->body);
+		free(req);
+		reply_now(c, 200, "text/plain", "ok\n", 0);
 		return;
 	}
-	j->req = req;
-	j->base = io->base;
-	j->in.client = client;
-	if ((r = copy_request(req, j)) != 0) {
-		reply_now(req, r, NULL);
-		job_free(j);
-		return;
-	}
+	req->client = tls_peer_party(S.gw, http_ssl(c), why, sizeof(why));
 	/* Unknown clients go through a worker too: the rejection is
 	 * audited like any other. */
-	if (client == NULL)
-		util_strlcpy(j->in.auth_error, why, sizeof(j->in.auth_error));
-	if (strcmp(j->in.path, "/healthz") == 0) {
-		struct job_resp resp = { .status = 200, .content_type = "text/plain" };
-		resp.body = (unsigned char *)"ok\n";
-		resp.body_len = 3;
-		send_resp(req, &resp);
-		job_free(j);
+	if (req->client == NULL)
+		util_strlcpy(req->auth_error, why, sizeof(req->auth_error));
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		free(req->body);
+		free(req);
+		reply_now(c, 0, NULL, NULL, GW_ERR_NOMEM);
 		return;
 	}
+	j->conn = c;
+	j->base = io->base;
+	j->in = req;
 	if (enqueue(j) != 0) {
-		reply_now(req, GW_ERR_OVERLOADED, NULL);
+		reply_now(c, 0, NULL, NULL, GW_ERR_OVERLOADED);
 		job_free(j);
 	}
 }
 
-static struct bufferevent *
-bev_cb(struct event_base *base, void *arg)
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
 {
-	SSL *ssl;
+	struct iothread *io = arg;
 
-	(void)arg;
-	if ((ssl = SSL_new(S.gw->ssl_ctx)) == NULL)
-		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	(void)l;
+	(void)sa;
+	(void)salen;
+	if (http_serve(io->base, fd, S.gw->ssl_ctx, &io->lim, request_cb, io) != 0)
+		evutil_closesocket(fd);
 }
 
 static int
@@ -336,26 +291,24 @@ io_main(void *arg)
 static int
 io_setup(struct iothread *io)
 {
-	int r;
+	int fd, r;
 
-	if ((r = listen_socket(S.gw->cfg->listen, &io->fd)) != 0)
+	if ((r = listen_socket(S.gw->cfg->listen, &fd)) != 0)
 		return r;
-	if ((io->base = event_base_new()) == NULL ||
-	    (io->http = evhttp_new(io->base)) == NULL)
+	if ((io->base = event_base_new()) == NULL) {
+		close(fd);
 		return GW_ERR_NOMEM;
-	evhttp_set_bevcb(io->http, bev_cb, NULL);
-	evhttp_set_gencb(io->http, request_cb, io);
-	/* XXX: a body over max_body gets libevent's own 413 page, not our XML
-	 * error; the streaming intake (attachments issue) replaces this. */
-	evhttp_set_max_body_size(io->http, (ev_ssize_t)S.gw->cfg->max_body);
-	evhttp_set_max_headers_size(io->http, 16384);
-	/* Read and drop an oversized body before answering 413, so that the
-	 * client sees the answer instead of a reset connection. */
-	evhttp_set_flags(io->http, EVHTTP_SERVER_LINGERING_CLOSE);
-	evhttp_set_timeout(io->http, 60);
-	evhttp_set_allowed_methods(io->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	if (evhttp_accept_socket(io->http, io->fd) != 0)
+	}
+	io->lim.max_header_bytes = 16384;
+	io->lim.max_headers = 100;
+	io->lim.max_body = S.gw->cfg->max_body;
+	io->lim.idle_timeout = 60;
+	io->listener = evconnlistener_new(io->base, accept_cb, io,
+	    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (io->listener == NULL) {
+		close(fd);
 		return GW_ERR_IO;
+	}
 	return 0;
 }
 
@@ -428,7 +381,7 @@ server_run(struct gw *gw)
 	event_free(sigint);
 	event_free(sigterm);
 	for (i = 0; i < S.nio; i++) {
-		evhttp_free(S.io[i].http);
+		evconnlistener_free(S.io[i].listener);
 		event_base_free(S.io[i].base);
 	}
 	free(S.io);

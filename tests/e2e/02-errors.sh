@@ -89,8 +89,7 @@ err portal-1 409 DUPLICATE_MESSAGE_ID "MessageID reused with other content" -H "
 
 # Over max_body (16 MiB in --dev): refused from Content-Length, before the body.
 head -c $((17 * 1024 * 1024)) /dev/zero | tr '\0' 'a' >"$T/big.xml"
-got=$(as portal-1 -o /dev/null -w '%{http_code}' -H "$ct" --data-binary @"$T/big.xml" "$URL/v1/submissions")
-expect_eq "17 MiB body: 413" 413 "$got"
+err portal-1 413 TOO_LARGE "17 MiB body" -H "$ct" --data-binary @"$T/big.xml" "$URL/v1/submissions"
 
 expect_eq "audit: XML_DTD_FORBIDDEN twice" 2 "$(audit_count submission.rejected XML_DTD_FORBIDDEN)"
 expect_eq "audit: SIGNATURE_INVALID once" 1 "$(audit_count submission.rejected SIGNATURE_INVALID)"

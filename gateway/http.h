@@ -1,0 +1,49 @@
+/*
+ * http.h - a small, strict HTTP/1.1 server side over libevent bufferevents
+ * (TLS underneath), owned by one io thread per connection.
+ *
+ * Why not evhttp: libevent 2.1's evhttp answers protocol errors and
+ * oversized bodies itself with HTML pages, and cannot hand over a request
+ * body while it is still arriving; the gateway must answer every error with
+ * its XML body and an audit entry, and will stream attachments.
+ */
+#ifndef GW_HTTP_H
+#define GW_HTTP_H
+
+#include <stddef.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "gw.h"
+
+struct http_conn;
+
+struct http_limits {
+	size_t max_header_bytes;	/* request line + headers */
+	int max_headers;		/* header lines */
+	size_t max_body;		/* decoded body bytes */
+	int idle_timeout;		/* seconds without progress */
+};
+
+/*
+ * Called on the io thread for each request: complete, or refused early
+ * (req->pre_error set).  The callee owns req and must answer exactly once
+ * with http_respond() (possibly later, from the same io thread).
+ */
+typedef void (*http_request_fn)(struct http_conn *c, struct job_req *req,
+    void *arg);
+
+/* Takes over fd (already accepted) and serves it with TLS from ctx. */
+int http_serve(struct event_base *base, evutil_socket_t fd, SSL_CTX *ctx,
+    const struct http_limits *lim, http_request_fn fn, void *arg);
+
+/*
+ * Sends resp on c (io thread only).  If the client went away meanwhile the
+ * connection is just freed.  After a refused request the connection closes.
+ */
+void http_respond(struct http_conn *c, const struct job_resp *resp);
+
+/* The TLS session of c (for the client certificate); NULL once closed. */
+SSL *http_ssl(struct http_conn *c);
+
+#endif
