@@ -46,6 +46,8 @@ enum chunk_state { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 #define DRAIN_MAX	(64u << 20)
 
 struct http_conn {
+	struct http_conn *prev, *next;	/* in srv's list */
+	struct http_server *srv;
 	struct bufferevent *bev;	/* NULL once the socket is closed */
 	const struct http_limits *lim;
 	http_request_fn fn;
@@ -73,6 +75,12 @@ static void conn_event(struct bufferevent *bev, short what, void *arg);
 static void
 conn_free(struct http_conn *c)
 {
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->srv->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	if (c->bev)
 		bufferevent_free(c->bev);
 	if (c->req) {
@@ -566,9 +574,17 @@ http_ssl(struct http_conn *c)
 	return c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
 }
 
+void
+http_server_close_all(struct http_server *srv)
+{
+	while (srv->head)
+		conn_free(srv->head);
+}
+
 int
-http_serve(struct event_base *base, evutil_socket_t fd, SSL_CTX *ctx,
-    const struct http_limits *lim, http_request_fn fn, void *arg)
+http_serve(struct http_server *srv, struct event_base *base,
+    evutil_socket_t fd, SSL_CTX *ctx, const struct http_limits *lim,
+    http_request_fn fn, void *arg)
 {
 	struct http_conn *c;
 	struct timeval tv = { lim->idle_timeout, 0 };
@@ -588,6 +604,10 @@ http_serve(struct event_base *base, evutil_socket_t fd, SSL_CTX *ctx,
 		return GW_ERR_NOMEM;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	c->srv = srv;
+	if ((c->next = srv->head) != NULL)
+		c->next->prev = c;
+	srv->head = c;
 	c->lim = lim;
 	c->fn = fn;
 	c->arg = arg;

@@ -18,6 +18,11 @@
 
 struct http_conn;
 
+/* The connections of one io thread, so that shutdown can close them all. */
+struct http_server {
+	struct http_conn *head;
+};
+
 struct http_limits {
 	size_t max_header_bytes;	/* request line + headers */
 	int max_headers;		/* header lines */
@@ -34,8 +39,13 @@ typedef void (*http_request_fn)(struct http_conn *c, struct job_req *req,
     void *arg);
 
 /* Takes over fd (already accepted) and serves it with TLS from ctx. */
-int http_serve(struct event_base *base, evutil_socket_t fd, SSL_CTX *ctx,
-    const struct http_limits *lim, http_request_fn fn, void *arg);
+int http_serve(struct http_server *srv, struct event_base *base,
+    evutil_socket_t fd, SSL_CTX *ctx, const struct http_limits *lim,
+    http_request_fn fn, void *arg);
+
+/* Closes and frees every connection of srv (shutdown, after the workers
+ * have stopped and their answers were delivered). */
+void http_server_close_all(struct http_server *srv);
 
 /*
  * Sends resp on c (io thread only).  If the client went away meanwhile the

@@ -56,6 +56,7 @@ struct iothread {
 	struct event_base *base;
 	struct evconnlistener *listener;
 	struct http_limits lim;
+	struct http_server conns;
 };
 
 static struct {
@@ -240,7 +241,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)l;
 	(void)sa;
 	(void)salen;
-	if (http_serve(io->base, fd, S.gw->ssl_ctx, &io->lim, request_cb, io) != 0)
+	if (http_serve(&io->conns, io->base, fd, S.gw->ssl_ctx, &io->lim,
+	    request_cb, io) != 0)
 		evutil_closesocket(fd);
 }
 
@@ -377,7 +379,12 @@ server_run(struct gw *gw)
 		pthread_join(S.io[i].tid, NULL);
 	for (i = 0; i < S.nworkers; i++)
 		pthread_join(S.workers[i], NULL);
-	/* Jobs finished after their loop stopped were freed by the workers. */
+	/* Deliver the answers the workers finished after the loops stopped,
+	 * then close whatever connections are left. */
+	for (i = 0; i < S.nio; i++) {
+		event_base_loop(S.io[i].base, EVLOOP_NONBLOCK);
+		http_server_close_all(&S.io[i].conns);
+	}
 	event_free(sigint);
 	event_free(sigterm);
 	for (i = 0; i < S.nio; i++) {
