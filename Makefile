@@ -81,8 +81,12 @@ run: deps
 	$(MAKE) all
 	$(BUILD)/gatewayd --dev var/dev
 
+# The load generator: bench/loadgen.c, signs with the library's crypto.
+$(BUILD)/loadgen: $(BUILD)/obj/bench/loadgen.o $(BUILD)/libgw.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(BUILD)/loadgen
 	sh bench/run.sh $(BUILD)
 
 clean:

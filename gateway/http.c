@@ -23,6 +23,9 @@
  * struct stays until http_respond() arrives and frees it.
  */
 #include <ctype.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -589,7 +592,11 @@ http_serve(struct http_server *srv, struct event_base *base,
 	struct http_conn *c;
 	struct timeval tv = { lim->idle_timeout, 0 };
 	SSL *ssl;
+	int one = 1;
 
+	/* Answers are written whole: without this, Nagle and delayed ACKs
+	 * add ~40 ms to every answer on a kept-alive connection. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return GW_ERR_NOMEM;
 	if ((ssl = SSL_new(ctx)) == NULL) {

@@ -4,12 +4,16 @@
 set -eu
 PKGS="build-essential pkg-config libssl-dev openssl libxml2-dev libxml2-utils \
 libxmlsec1-dev libxmlsec1-openssl xmlsec1 libcurl4-openssl-dev curl \
-libevent-dev libsqlite3-dev sqlite3 libcmocka-dev nodejs npm procps"
+libevent-dev libsqlite3-dev sqlite3 libcmocka-dev procps python3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
 		|| missing="$missing $p"
 done
+# Node.js may come from elsewhere (with its own npm): ask for the commands,
+# and take Debian's packages only when they are missing.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
 	echo "deps: installing:$missing"
 	if [ "$(id -u)" != 0 ]; then
