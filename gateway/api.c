@@ -246,6 +246,33 @@ api_handle(struct worker *w, const struct job_req *req, struct job_resp *resp)
 			submit_handle(w, req, resp);
 		return;
 	}
+	if (strcmp(req->path, "/v1/audit/checkpoint") == 0 ||
+	    strcmp(req->path, "/v1/audit/consistency") == 0) {
+		int64_t from, to;
+
+		if (post)
+			api_reject(w, req, resp, "request.rejected", NULL, GW_ERR_METHOD, NULL);
+		else if (strcmp(req->path, "/v1/audit/checkpoint") == 0)
+			audit_get_checkpoint(w, req, resp);
+		else if (query_int(req->query, "from", 0, &from) != 0 ||
+		    query_int(req->query, "to", 0, &to) != 0 || from < 1 || to < from)
+			api_reject(w, req, resp, "audit.rejected", NULL, GW_ERR_INVALID,
+			    "from and to must be tree sizes, 1 <= from <= to");
+		else
+			audit_get_consistency(w, req, resp, from, to);
+		return;
+	}
+	if ((rest = path_id(req->path, "/v1/submissions/", id, sizeof(id))) != NULL &&
+	    strcmp(rest, "/proof") == 0) {
+		if (post)
+			api_reject(w, req, resp, "request.rejected", NULL, GW_ERR_METHOD, NULL);
+		else if (req->client->kind != PARTY_PORTAL)
+			api_reject(w, req, resp, "audit.rejected", NULL, GW_ERR_FORBIDDEN,
+			    "only the submitting portal gets its inclusion proof");
+		else
+			audit_get_proof(w, req, resp, id);
+		return;
+	}
 	if ((rest = path_id(req->path, "/v1/submissions/", id, sizeof(id))) != NULL &&
 	    *rest == '\0') {
 		if (post)

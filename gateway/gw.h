@@ -80,6 +80,14 @@ void api_reject(struct worker *w, const struct job_req *req,
     struct job_resp *resp, const char *event, const char *msg_id, int err,
     const char *why);
 
+/* api_audit.c: checkpoints and proofs of the audit log. */
+void audit_get_checkpoint(struct worker *w, const struct job_req *req,
+    struct job_resp *resp);
+void audit_get_proof(struct worker *w, const struct job_req *req,
+    struct job_resp *resp, const char *msg_id);
+void audit_get_consistency(struct worker *w, const struct job_req *req,
+    struct job_resp *resp, int64_t from, int64_t to);
+
 /* submit.c: POST /v1/submissions. */
 void submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp);
 
@@ -89,6 +97,14 @@ int tls_server_ctx(const struct config *cfg, SSL_CTX **out, char *err, size_t er
  * there is none, it did not verify, or it is unknown.  why gets a reason. */
 const struct party *tls_peer_party(const struct gw *gw, SSL *ssl,
     char *why, size_t whylen);
+
+/* sealer.c: the audit log sealer thread. */
+int sealer_start(struct gw *gw);
+void sealer_stop(void);
+void sealer_final(struct gw *gw);
+/* store_sign_fn over a struct keys (ECDSA for EC keys, RSA PKCS#1 v1.5). */
+int sealer_sign(void *arg, const unsigned char *msg, size_t len,
+    unsigned char **sig, size_t *siglen);
 
 /* server.c */
 int server_run(struct gw *gw);

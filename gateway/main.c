@@ -221,10 +221,18 @@ main(int argc, char **argv)
 	snprintf(detail, sizeof(detail), "config %.300s, listen %.100s",
 	    gw.cfg->path, gw.cfg->listen);
 	audit_lifecycle(gw.cfg, "gateway.start", detail);
+	if ((r = sealer_start(&gw)) != 0) {
+		fprintf(stderr, "gatewayd: cannot start the audit log sealer: %s\n",
+		    gw_strerror(r));
+		gw_teardown(&gw);
+		return 1;
+	}
 	if (dev)
 		print_dev_help(argv[0], dev, gw.cfg);
 	r = server_run(&gw);
+	sealer_stop();
 	audit_lifecycle(gw.cfg, "gateway.stop", r == 0 ? "clean" : gw_strerror(r));
+	sealer_final(&gw);
 	gw_teardown(&gw);
 	xmldsig_global_cleanup();
 	return r == 0 ? 0 : 1;

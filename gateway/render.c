@@ -148,8 +148,8 @@ add_party(xmlNodePtr parent, xmlNsPtr ns, const char *role, const char *id)
 
 int
 render_receipt(const struct store_msg *m, char *const *readers,
-    size_t nreaders, struct keys *key, X509 *cert, unsigned char **out,
-    size_t *len)
+    size_t nreaders, int64_t log_index, struct keys *key, X509 *cert,
+    unsigned char **out, size_t *len)
 {
 	xmlNodePtr root, rd;
 	xmlNsPtr ns;
@@ -170,6 +170,11 @@ render_receipt(const struct store_msg *m, char *const *readers,
 	rd = xmlNewChild(root, ns, XC "Readers", NULL);
 	for (i = 0; i < nreaders; i++)
 		child(rd, ns, "Reader", readers[i]);
+	/* The audit log leaf of this acceptance: with the inclusion proof
+	 * (GET /v1/submissions/{id}/proof) the portal can show anyone that
+	 * the gateway recorded it. */
+	snprintf(size, sizeof(size), "%" PRId64, log_index);
+	child(root, ns, "LogIndex", size);
 	if ((r = xmldsig_sign(doc, key, cert, NULL, 0)) == 0)
 		r = dump(doc, out, len);
 	xmlFreeDoc(doc);

@@ -24,10 +24,11 @@
 /* <Error><Code>CODE</Code><Message>msg or gw_strerror(err)</Message></Error> */
 int render_error(int err, const char *msg, unsigned char **out, size_t *len);
 
-/* The acceptance receipt, signed with key/cert (enveloped XML-DSig). */
+/* The acceptance receipt, signed with key/cert (enveloped XML-DSig);
+ * log_index is the audit log leaf of the acceptance. */
 int render_receipt(const struct store_msg *m, char *const *readers,
-    size_t nreaders, struct keys *key, X509 *cert, unsigned char **out,
-    size_t *len);
+    size_t nreaders, int64_t log_index, struct keys *key, X509 *cert,
+    unsigned char **out, size_t *len);
 
 /* The content container: the submission bytes unchanged (base64) and the
  * inspection report. */

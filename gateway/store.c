@@ -41,9 +41,10 @@
 
 #include "err.h"
 #include "store.h"
+#include "store_int.h"
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION	1	/* also in SCHEMA_V1 */
+#define STORE_SCHEMA_VERSION	2	/* also in SCHEMA_V2 */
 #define STORE_BUSY_MS		10000	/* how long a writer waits for another */
 #define STORE_LIST_MAX		1000	/* rows per list call */
 
@@ -102,6 +103,34 @@ static const char SCHEMA_V1[] =
 	"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit"
 	" BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
 	"PRAGMA user_version = 1;";
+
+/*
+ * Version 2: the audit log as a Merkle tree (store_log.c).  audit_nodes
+ * holds the hash of every perfect subtree (level 0: the leaves) written when
+ * a batch is sealed; checkpoints holds the signed tree heads.  Both are
+ * append-only like the audit table.  Leaf index = audit.seq - 1.
+ */
+static const char SCHEMA_V2[] =
+	"CREATE TABLE IF NOT EXISTS audit_nodes ("
+	" level INTEGER NOT NULL,"
+	" idx INTEGER NOT NULL,"
+	" hash BLOB NOT NULL,"
+	" PRIMARY KEY (level, idx)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS checkpoints ("
+	" tree_size INTEGER PRIMARY KEY,"
+	" root BLOB NOT NULL,"
+	" time_ms INTEGER NOT NULL,"
+	" key_sha256 TEXT NOT NULL,"
+	" signature BLOB NOT NULL);"
+	"CREATE TRIGGER IF NOT EXISTS audit_nodes_no_update BEFORE UPDATE ON"
+	" audit_nodes BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+	"CREATE TRIGGER IF NOT EXISTS audit_nodes_no_delete BEFORE DELETE ON"
+	" audit_nodes BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+	"CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON"
+	" checkpoints BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+	"CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON"
+	" checkpoints BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+	"PRAGMA user_version = 2;";
 
 /* The columns of struct store_msg, in the order of msgcols[] below. */
 #define MSG_COLS \
@@ -412,7 +441,14 @@ db_schema(struct store *s)
 	if (r == 0 && version == 0) {
 		rc = sqlite3_exec(s->db, SCHEMA_V1, NULL, NULL, NULL);
 		r = rc == SQLITE_OK ? 0 : dberr(rc);
-	} else if (r == 0 && version != STORE_SCHEMA_VERSION)
+		version = 1;
+	}
+	if (r == 0 && version == 1) {
+		rc = sqlite3_exec(s->db, SCHEMA_V2, NULL, NULL, NULL);
+		r = rc == SQLITE_OK ? 0 : dberr(rc);
+		version = 2;
+	}
+	if (r == 0 && version != STORE_SCHEMA_VERSION)
 		r = GW_ERR_STORE;	/* made by a newer gatewayd */
 	return txn_end(s, r);
 }
@@ -583,27 +619,38 @@ accept_check(const struct store_msg *m, const unsigned char *receipt,
 	return 0;
 }
 
-/* The body of store_accept(), inside its transaction. */
+/* The body of store_accept(), inside its transaction.  The audit events
+ * go first, so that the receipt can name the log index of ev[0]. */
 static int
 accept_write(struct store *s, const struct store_msg *m,
-    const unsigned char *receipt, size_t receipt_len,
-    const struct store_delivery *d, size_t nd,
+    store_receipt_fn fn, void *arg, const struct store_delivery *d, size_t nd,
     const struct store_audit *ev, size_t nev)
 {
 	sqlite3_stmt *st = s->q[Q_MSG_INSERT];
-	int64_t now = util_now_ms();
-	size_t i;
+	int64_t now = util_now_ms(), first = 0;
+	unsigned char *receipt = NULL;
+	size_t i, receipt_len = 0;
 	int r, rc;
 
+	for (i = 0; i < nev; i++) {
+		if ((r = audit_insert(s, &ev[i], now)) != 0)
+			return r;
+		if (i == 0)
+			first = sqlite3_last_insert_rowid(s->db);
+	}
+	if ((r = fn(arg, first - 1, &receipt, &receipt_len)) != 0)
+		return r;
 	if ((rc = msg_bind(st, m)) != SQLITE_OK ||
 	    (rc = bind_blob(st, MSG_NCOLS + 1, receipt, receipt_len)) !=
 	    SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_DONE) {
 		q_done(st);
+		free(receipt);
 		/* The primary key (id) fails as SQLITE_CONSTRAINT_PRIMARYKEY. */
 		return rc == SQLITE_CONSTRAINT_UNIQUE ? GW_ERR_DUPLICATE :
 		    dberr(rc);
 	}
 	q_done(st);
+	free(receipt);
 	st = s->q[Q_DLV_INSERT];
 	for (i = 0; i < nd; i++) {
 		if ((rc = bind_key(st, m->id, d[i].reader)) != SQLITE_OK ||
@@ -617,10 +664,27 @@ accept_write(struct store *s, const struct store_msg *m,
 		if ((r = q_exec(st)) != 0)
 			return r;
 	}
-	for (i = 0; i < nev; i++) {
-		if ((r = audit_insert(s, &ev[i], now)) != 0)
-			return r;
-	}
+	return 0;
+}
+
+struct fixed_receipt {
+	const unsigned char *p;
+	size_t len;
+};
+
+static int
+copy_receipt(void *arg, int64_t log_index, unsigned char **out, size_t *len)
+{
+	const struct fixed_receipt *fr = arg;
+	unsigned char *buf;
+
+	(void)log_index;
+	if ((buf = malloc(fr->len + 1)) == NULL)
+		return GW_ERR_NOMEM;
+	if (fr->len)
+		memcpy(buf, fr->p, fr->len);
+	*out = buf;
+	*len = fr->len;
 	return 0;
 }
 
@@ -637,11 +701,55 @@ store_accept(struct store *s, const struct store_msg *m,
 {
 	int r;
 
+	struct fixed_receipt fr = { receipt, receipt_len };
+
 	if ((r = accept_check(m, receipt, receipt_len, d, nd, ev, nev)) != 0)
 		return r;
 	if ((r = txn_begin(s)) != 0)
 		return r;
-	r = accept_write(s, m, receipt, receipt_len, d, nd, ev, nev);
+	r = accept_write(s, m, copy_receipt, &fr, d, nd, ev, nev);
+	return txn_end(s, r);
+}
+
+int
+store_accept_fn(struct store *s, const struct store_msg *m,
+    store_receipt_fn fn, void *arg, const struct store_delivery *d, size_t nd,
+    const struct store_audit *ev, size_t nev)
+{
+	int r;
+
+	if (fn == NULL)
+		return GW_ERR_INVALID;
+	if ((r = accept_check(m, NULL, 0, d, nd, ev, nev)) != 0)
+		return r;
+	if ((r = txn_begin(s)) != 0)
+		return r;
+	r = accept_write(s, m, fn, arg, d, nd, ev, nev);
+	return txn_end(s, r);
+}
+
+/* For store_log.c (store_int.h). */
+sqlite3 *
+store_int_db(struct store *s)
+{
+	return s->db;
+}
+
+int
+store_int_err(int rc)
+{
+	return dberr(rc);
+}
+
+int
+store_int_begin(struct store *s)
+{
+	return txn_begin(s);
+}
+
+int
+store_int_end(struct store *s, int r)
+{
 	return txn_end(s, r);
 }
 

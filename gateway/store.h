@@ -79,6 +79,17 @@ int store_accept(struct store *s, const struct store_msg *m,
     const struct store_audit *ev, size_t nev);
 
 /*
+ * Like store_accept(), but the receipt is made inside the transaction by fn,
+ * which learns the audit log index (leaf) of ev[0] so that the receipt can
+ * name it; fn's *out is malloc'd and freed by the store.
+ */
+typedef int (*store_receipt_fn)(void *arg, int64_t log_index,
+    unsigned char **out, size_t *len);
+int store_accept_fn(struct store *s, const struct store_msg *m,
+    store_receipt_fn fn, void *arg, const struct store_delivery *d, size_t nd,
+    const struct store_audit *ev, size_t nev);
+
+/*
  * Finds a message by its portal's id.  Sets id, sha256 and (if receipt is
  * not NULL) a malloc'd copy of the receipt.  GW_ERR_NOT_FOUND if none.
  */
@@ -141,5 +152,55 @@ struct store_audit_row {
 /* Audit events with seq > after, oldest first, at most limit; *out malloc'd. */
 int store_audit_list(struct store *s, int64_t after, int limit,
     struct store_audit_row **out, size_t *n);
+
+/*
+ * The audit log as a Merkle tree (store_log.c; RFC 9162, merkle.h).  The
+ * leaf of audit row seq has index seq - 1.  Events are appended by the
+ * functions above; sealing adds their tree nodes and a signed checkpoint
+ * (tree head) in one transaction, so one signature covers a whole batch.
+ */
+struct store_checkpoint {
+	int64_t tree_size;
+	unsigned char root[32];
+	int64_t time_ms;
+	char key_sha256[65];		/* the signing certificate's fingerprint */
+	unsigned char sig[1024];
+	size_t sig_len;
+};
+
+/* Signs msg; *sig is malloc'd. */
+typedef int (*store_sign_fn)(void *arg, const unsigned char *msg, size_t len,
+    unsigned char **sig, size_t *siglen);
+
+/* The exact bytes a checkpoint signature covers (docs/audit.md). */
+int store_checkpoint_text(const struct store_checkpoint *c, char *buf,
+    size_t buflen, size_t *len);
+
+/*
+ * Seals every event not yet covered by a checkpoint.  *out (if not NULL)
+ * gets the latest checkpoint afterwards (tree_size 0: the log is empty).
+ */
+int store_log_seal(struct store *s, store_sign_fn sign, void *arg,
+    const char *key_sha256, struct store_checkpoint *out);
+/* The checkpoint of tree_size, or the latest if tree_size <= 0. */
+int store_log_checkpoint(struct store *s, int64_t tree_size,
+    struct store_checkpoint *out);
+/* Every checkpoint, oldest first; *out malloc'd. */
+int store_log_checkpoints(struct store *s, struct store_checkpoint **out,
+    size_t *n);
+/* Inclusion proof of leaf in the tree of size n (from stored nodes). */
+int store_log_inclusion(struct store *s, int64_t leaf, int64_t n,
+    unsigned char (*path)[32], size_t *np);
+/* Consistency proof between the trees of sizes m <= n. */
+int store_log_consistency(struct store *s, int64_t m, int64_t n,
+    unsigned char (*proof)[32], size_t *np);
+/* The stored hash of a perfect subtree; GW_ERR_NOT_FOUND if not sealed. */
+int store_log_node(struct store *s, int level, int64_t idx,
+    unsigned char out[32]);
+/* Log index of the first event named event about msg_id. */
+int store_log_index_of(struct store *s, const char *msg_id, const char *event,
+    int64_t *index);
+/* One audit row by its seq. */
+int store_audit_get(struct store *s, int64_t seq, struct store_audit_row *out);
 
 #endif

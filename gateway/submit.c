@@ -234,6 +234,22 @@ fill_msg(struct store_msg *sm, const struct job_req *req, const struct meta *m,
 	sm->chain_ok = info->chain_ok;
 }
 
+struct receipt_arg {
+	struct worker *w;
+	const struct store_msg *sm;
+	const struct meta *m;
+};
+
+/* Inside the store transaction: the receipt names its audit log index. */
+static int
+make_receipt(void *arg, int64_t log_index, unsigned char **out, size_t *len)
+{
+	struct receipt_arg *ra = arg;
+
+	return render_receipt(ra->sm, ra->m->readers, ra->m->nreaders, log_index,
+	    ra->w->gw->sign_key, ra->w->gw->sign_cert, out, len);
+}
+
 /* Builds envelopes and receipt, then commits everything in one go. */
 static int
 accept_msg(struct worker *w, struct store_msg *sm, const struct meta *m,
@@ -243,7 +259,8 @@ accept_msg(struct worker *w, struct store_msg *sm, const struct meta *m,
 	struct store_delivery d[MAX_READERS];
 	struct store_audit ev[MAX_READERS + 1];
 	unsigned char *env[MAX_READERS] = { 0 }, *container = NULL, *receipt = NULL;
-	char detail[MAX_READERS + 1][256], fpr[65];
+	char detail[MAX_READERS + 1][256], fpr[65], id[40], sha[65];
+	struct receipt_arg ra = { w, sm, m };
 	size_t clen = 0, rlen = 0, elen, i;
 	int r;
 
@@ -269,17 +286,19 @@ accept_msg(struct worker *w, struct store_msg *sm, const struct meta *m,
 		    .code = "OK", .detail = detail[i + 1] };
 	}
 	sm->forwarded_ms = util_now_ms();
-	if ((r = render_receipt(sm, m->readers, m->nreaders, w->gw->sign_key,
-	    w->gw->sign_cert, &receipt, &rlen)) != 0)
-		goto out;
 	snprintf(detail[0], sizeof(detail[0]), "portal message %.64s, sha256 %s, "
 	    "%lld bytes, signer serial %.40s", sm->portal_msg_id, sm->sha256,
 	    (long long)sm->size, sm->signer_serial);
 	ev[0] = (struct store_audit){ .event = "submission.accepted",
 	    .actor = sm->portal, .msg_id = sm->id, .code = "OK",
 	    .detail = detail[0] };
-	if ((r = store_accept(w->store, sm, receipt, rlen, d, m->nreaders, ev,
-	    m->nreaders + 1)) != 0)
+	if ((r = store_accept_fn(w->store, sm, make_receipt, &ra, d, m->nreaders,
+	    ev, m->nreaders + 1)) != 0)
+		goto out;
+	/* Read back what was committed: the receipt the portal gets is the one
+	 * a replay returns, byte for byte. */
+	if ((r = store_lookup_portal(w->store, sm->portal, sm->portal_msg_id,
+	    id, sha, &receipt, &rlen)) != 0)
 		goto out;
 	resp->status = 202;
 	resp->content_type = "application/xml";
