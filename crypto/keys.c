@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "keys.h"
+#include "util.h"
 
 struct keys {
 	EVP_PKEY *pkey;
@@ -29,17 +30,36 @@ keys_from_pkey(EVP_PKEY *pkey, struct keys **out)
 	return 0;
 }
 
+/* Refuses to ask for a pass phrase: a daemon must never wait on a terminal. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
 int
 keys_load(const char *pem_path, struct keys **out)
 {
-	FILE *f;
+	unsigned char *pem = NULL;
+	size_t len = 0;
 	EVP_PKEY *pkey;
+	BIO *bio;
 	int r;
 
-	if ((f = fopen(pem_path, "r")) == NULL)
-		return GW_ERR_IO;
-	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
+	/* Read into our own buffer so that the PEM text can be wiped. */
+	if ((r = util_read_file(pem_path, 1 << 20, &pem, &len)) != 0)
+		return r;
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+		OPENSSL_clear_free(pem, len);
+		return GW_ERR_NOMEM;
+	}
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	OPENSSL_clear_free(pem, len);
 	if (pkey == NULL)
 		return GW_ERR_CRYPTO;
 	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA &&
@@ -76,8 +96,18 @@ keys_bits(const struct keys *k)
 EVP_PKEY *
 keys_public(const struct keys *k)
 {
-	EVP_PKEY_up_ref(k->pkey);
-	return k->pkey;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_PKEY *pub;
+	int n;
+
+	/* A copy of the public half only: callers never hold the private key. */
+	if ((n = i2d_PUBKEY(k->pkey, &der)) <= 0)
+		return NULL;
+	p = der;
+	pub = d2i_PUBKEY(NULL, &p, n);
+	OPENSSL_free(der);
+	return pub;
 }
 
 int

@@ -24,7 +24,8 @@ void keys_free(struct keys *k);
 int keys_type(const struct keys *k);
 /* Size of the key in bits. */
 int keys_bits(const struct keys *k);
-/* A new reference to the public half (caller frees with EVP_PKEY_free). */
+/* A copy of the public half only (caller frees with EVP_PKEY_free);
+ * NULL if out of memory. */
 EVP_PKEY *keys_public(const struct keys *k);
 
 enum keys_sigalg {

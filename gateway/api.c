@@ -51,8 +51,28 @@ api_reject(struct worker *w, const struct job_req *req, struct job_resp *resp,
 	snprintf(detail, sizeof(detail), "%.16s %.120s: %.250s",
 	    req->method_name, req->path,
 	    why && *why ? why : gw_strerror(err));
-	(void)store_audit(w->store, &ev);
+	util_utf8_clean(detail);
+	/* A rejection that cannot be recorded is not answered as one. */
+	if (store_audit(w->store, &ev) != 0) {
+		api_error(resp, GW_ERR_STORE, "the request was refused, but the "
+		    "refusal could not be recorded; retry later");
+		return;
+	}
 	api_error(resp, err, why);
+}
+
+/* Gateway message ids are "gw-" and 32 lower-case hex digits. */
+static int
+valid_id(const char *id)
+{
+	size_t i;
+
+	if (strncmp(id, "gw-", 3) != 0 || strlen(id) != 35)
+		return 0;
+	for (i = 3; i < 35; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return 1;
 }
 
 /* "/v1/mailbox/ID/close" -> copies ID; returns the rest after it. */
@@ -71,6 +91,8 @@ path_id(const char *path, const char *prefix, char *id, size_t idlen)
 		return NULL;
 	memcpy(id, path, i);
 	id[i] = '\0';
+	if (!valid_id(id))
+		util_strlcpy(id, "gw-invalid", idlen);	/* answers 404 */
 	return path + i;
 }
 

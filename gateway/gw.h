@@ -23,6 +23,8 @@
 #include "config.h"
 #include "keys.h"
 
+struct store;
+
 struct gw {
 	struct config *cfg;
 	SSL_CTX *ssl_ctx;		/* server side, BSI TR-02102-2 */
@@ -108,6 +110,8 @@ int sealer_sign(void *arg, const unsigned char *msg, size_t len,
 
 /* server.c */
 int server_run(struct gw *gw);
+/* Writes the aggregated refusals of unknown clients as one audit event. */
+void server_flush_refusals(struct store *s);
 void server_stop(void);
 
 #endif

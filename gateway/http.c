@@ -53,6 +53,7 @@ struct http_conn {
 	struct http_server *srv;
 	struct bufferevent *bev;	/* NULL once the socket is closed */
 	const struct http_limits *lim;
+	http_check_fn check;
 	http_request_fn fn;
 	void *arg;
 	enum conn_state state;
@@ -263,6 +264,13 @@ parse_header(struct http_conn *c, char *line, const char **why)
 static void
 headers_done(struct http_conn *c)
 {
+	char why[200];
+	int r;
+
+	if (c->check && (r = c->check(c, c->req, c->arg, why, sizeof(why))) != 0) {
+		refuse(c, r, why);
+		return;
+	}
 	if (c->chunked && c->have_length) {
 		refuse(c, GW_ERR_INVALID, "both Content-Length and Transfer-Encoding");
 		return;
@@ -587,7 +595,7 @@ http_server_close_all(struct http_server *srv)
 int
 http_serve(struct http_server *srv, struct event_base *base,
     evutil_socket_t fd, SSL_CTX *ctx, const struct http_limits *lim,
-    http_request_fn fn, void *arg)
+    http_check_fn check, http_request_fn fn, void *arg)
 {
 	struct http_conn *c;
 	struct timeval tv = { lim->idle_timeout, 0 };
@@ -616,6 +624,7 @@ http_serve(struct http_server *srv, struct event_base *base,
 		c->next->prev = c;
 	srv->head = c;
 	c->lim = lim;
+	c->check = check;
 	c->fn = fn;
 	c->arg = arg;
 	c->state = ST_HEAD;

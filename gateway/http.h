@@ -38,10 +38,18 @@ struct http_limits {
 typedef void (*http_request_fn)(struct http_conn *c, struct job_req *req,
     void *arg);
 
+/*
+ * Called on the io thread once a request's headers are in, before its body
+ * is read: a non-zero GW_ERR_* refuses the request at once (with why), so
+ * that nobody unknown gets to send a body.  May set req->client.
+ */
+typedef int (*http_check_fn)(struct http_conn *c, struct job_req *req,
+    void *arg, char *why, size_t whylen);
+
 /* Takes over fd (already accepted) and serves it with TLS from ctx. */
 int http_serve(struct http_server *srv, struct event_base *base,
     evutil_socket_t fd, SSL_CTX *ctx, const struct http_limits *lim,
-    http_request_fn fn, void *arg);
+    http_check_fn check, http_request_fn fn, void *arg);
 
 /* Closes and frees every connection of srv (shutdown, after the workers
  * have stopped and their answers were delivered). */

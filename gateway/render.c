@@ -45,6 +45,30 @@ dump(xmlDocPtr doc, unsigned char **out, size_t *len)
 	return 0;
 }
 
+/* The document element alone, without an XML declaration: the
+ * container is encrypted as an element (xenc#Element). */
+static int
+dump_root(xmlDocPtr doc, unsigned char **out, size_t *len)
+{
+	xmlBufferPtr b = xmlBufferCreate();
+	unsigned char *copy;
+	size_t n;
+
+	if (b == NULL)
+		return GW_ERR_NOMEM;
+	if (xmlNodeDump(b, doc, xmlDocGetRootElement(doc), 0, 0) < 0 ||
+	    (copy = malloc((n = (size_t)xmlBufferLength(b)) + 1)) == NULL) {
+		xmlBufferFree(b);
+		return GW_ERR_NOMEM;
+	}
+	memcpy(copy, xmlBufferContent(b), n);
+	copy[n] = 0;
+	xmlBufferFree(b);
+	*out = copy;
+	*len = n;
+	return 0;
+}
+
 static xmlDocPtr
 new_doc(const char *ns, const char *root, xmlNodePtr *rootp, xmlNsPtr *nsp)
 {
@@ -102,10 +126,15 @@ render_error(int err, const char *msg, unsigned char **out, size_t *len)
 	xmlDocPtr doc;
 	int r;
 
+	char clean[512];
+
 	if ((doc = new_doc(NULL, "Error", &root, NULL)) == NULL)
 		return GW_ERR_NOMEM;
+	/* Messages may quote request bytes: keep the body valid XML. */
+	util_strlcpy(clean, msg && *msg ? msg : gw_strerror(err), sizeof(clean));
+	util_utf8_clean(clean);
 	child(root, NULL, "Code", gw_errcode(err));
-	child(root, NULL, "Message", msg && *msg ? msg : gw_strerror(err));
+	child(root, NULL, "Message", clean);
 	r = dump(doc, out, len);
 	xmlFreeDoc(doc);
 	return r;
@@ -200,6 +229,10 @@ render_container(const struct store_msg *m, const unsigned char *sub,
 	}
 	msg = child(root, ns, "Message", b64);
 	free(b64);
+	if (msg == NULL) {	/* never pass on a container without the message */
+		xmlFreeDoc(doc);
+		return GW_ERR_NOMEM;
+	}
 	snprintf(size, sizeof(size), "%zu", sublen);
 	xmlNewProp(msg, XC "id", XC "message");
 	xmlNewProp(msg, XC "filename", XC "submission.xml");
@@ -207,8 +240,13 @@ render_container(const struct store_msg *m, const unsigned char *sub,
 	xmlNewProp(msg, XC "size", XC size);
 	xmlNewProp(msg, XC "sha256", XC m->sha256);
 	add_inspection(root, m);
-	r = dump(doc, out, len);
+	r = dump_root(doc, out, len);
 	xmlFreeDoc(doc);
+	/* The base64 of the message alone is longer than sublen. */
+	if (r == 0 && *len < sublen) {
+		free(*out);
+		r = GW_ERR_INTERNAL;
+	}
 	return r;
 }
 
@@ -261,9 +299,17 @@ render_envelope(const struct store_msg *m, const char *reader,
 	header = xmlNewChild(root, ns, XC "Header", NULL);
 	add_metadata(header, m, reader);
 	body = xmlNewChild(root, ns, XC "Body", NULL);
+	if (header == NULL || body == NULL) {
+		r = GW_ERR_NOMEM;
+		goto out;
+	}
 	if ((r = xmlenc_encrypt(doc, container, clen, &enc_cert, 1, &enc)) != 0)
 		goto out;
-	xmlAddChild(body, enc);
+	if (xmlAddChild(body, enc) == NULL) {
+		xmlFreeNode(enc);
+		r = GW_ERR_NOMEM;
+		goto out;
+	}
 	r = dump(doc, out, len);
  out:
 	xmlFreeDoc(doc);

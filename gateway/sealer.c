@@ -65,6 +65,7 @@ sealer_main(void *arg)
 		ts.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&L.cv, &L.mu, &ts);
 		pthread_mutex_unlock(&L.mu);
+		server_flush_refusals(s);
 		seal_now(s);
 		pthread_mutex_lock(&L.mu);
 	}
@@ -114,6 +115,7 @@ sealer_final(struct gw *gw)
 
 	if (L.gw == NULL || store_open(gw->cfg->database, &s) != 0)
 		return;
+	server_flush_refusals(s);
 	seal_now(s);
 	store_close(s);
 }

@@ -71,6 +71,8 @@ static struct {
 	pthread_t *workers;
 	int nworkers;
 	unsigned long overloaded;	/* 503s not yet written to the audit log */
+	unsigned long refused;		/* unknown clients not yet audited */
+	char refused_why[200];		/* the last reason among them */
 } S = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static void
@@ -186,7 +188,7 @@ reply_now(struct http_conn *c, int status, const char *ctype, const char *body,
 
 	memset(&resp, 0, sizeof(resp));
 	if (err)
-		api_error(&resp, err, NULL);
+		api_error(&resp, err, body);
 	else {
 		resp.status = status;
 		resp.content_type = ctype;
@@ -195,6 +197,46 @@ reply_now(struct http_conn *c, int status, const char *ctype, const char *body,
 	}
 	http_respond(c, &resp);
 	free(resp.body);
+}
+
+/*
+ * Unknown clients are refused on the io thread, before their body is read,
+ * and audited in aggregate (server_flush_refusals, once a second): a flood
+ * of anonymous requests must not cost one fsync each nor starve the store.
+ */
+static int
+check_cb(struct http_conn *c, struct job_req *req, void *arg, char *why,
+    size_t whylen)
+{
+	(void)arg;
+	if (req->method == HTTP_GET && strcmp(req->path, "/healthz") == 0)
+		return 0;
+	req->client = tls_peer_party(S.gw, http_ssl(c), why, whylen);
+	return req->client ? 0 : GW_ERR_UNAUTHENTICATED;
+}
+
+void
+server_flush_refusals(struct store *s)
+{
+	struct store_audit ev = { .event = "client.rejected", .actor = "unknown",
+	    .code = "CLIENT_CERT_REQUIRED" };
+	char detail[320];
+	unsigned long n;
+
+	pthread_mutex_lock(&S.mu);
+	n = S.refused;
+	snprintf(detail, sizeof(detail), "%lu request%s without a valid client "
+	    "certificate refused; last: %s", n, n == 1 ? "" : "s", S.refused_why);
+	S.refused = 0;
+	pthread_mutex_unlock(&S.mu);
+	if (n == 0)
+		return;
+	ev.detail = detail;
+	if (store_audit(s, &ev) != 0) {
+		pthread_mutex_lock(&S.mu);
+		S.refused += n;		/* try again next time */
+		pthread_mutex_unlock(&S.mu);
+	}
 }
 
 /* The HTTP layer's request callback, on the io thread. */
@@ -212,11 +254,21 @@ request_cb(struct http_conn *c, struct job_req *req, void *arg)
 		reply_now(c, 200, "text/plain", "ok\n", 0);
 		return;
 	}
-	req->client = tls_peer_party(S.gw, http_ssl(c), why, sizeof(why));
-	/* Unknown clients go through a worker too: the rejection is
-	 * audited like any other. */
-	if (req->client == NULL)
-		util_strlcpy(req->auth_error, why, sizeof(req->auth_error));
+	if (req->pre_error == GW_ERR_UNAUTHENTICATED) {
+		pthread_mutex_lock(&S.mu);
+		S.refused++;
+		util_strlcpy(S.refused_why, req->pre_msg, sizeof(S.refused_why));
+		pthread_mutex_unlock(&S.mu);
+		reply_now(c, 0, NULL, req->pre_msg, GW_ERR_UNAUTHENTICATED);
+		free(req->body);
+		free(req);
+		return;
+	}
+	if (!req->pre_error && req->client == NULL) {	/* cannot happen */
+		req->pre_error = GW_ERR_UNAUTHENTICATED;
+		util_strlcpy(req->pre_msg, "no client identity", sizeof(req->pre_msg));
+	}
+	(void)why;
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		free(req->body);
 		free(req);
@@ -242,7 +294,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)sa;
 	(void)salen;
 	if (http_serve(&io->conns, io->base, fd, S.gw->ssl_ctx, &io->lim,
-	    request_cb, io) != 0)
+	    check_cb, request_cb, io) != 0)
 		evutil_closesocket(fd);
 }
 

@@ -178,10 +178,10 @@ replay(struct worker *w, const struct job_req *req, struct job_resp *resp,
 
 /* Step 5: every reader is a known authority the portal may submit to. */
 static int
-check_readers(const struct gw *gw, const struct party *portal,
+check_readers(const struct gw *gw, const struct job_req *req,
     const struct meta *m, const struct party **out, char *why, size_t whylen)
 {
-	const struct party *p;
+	const struct party *p, *portal = req->client;
 	size_t i, j;
 
 	for (i = 0; i < m->nreaders; i++) {
@@ -202,10 +202,19 @@ check_readers(const struct gw *gw, const struct party *portal,
 			    "to %s", portal->id, m->service, p->id);
 			return GW_ERR_UNKNOWN_READER;
 		}
-		if (p->enc_cert == NULL) {
-			snprintf(why, whylen, "reader %s has no encryption certificate",
-			    p->id);
+		/* Checked again at use: a daemon runs longer than a certificate
+		 * may be valid, and nothing is accepted that cannot be encrypted. */
+		if (p->enc_cert == NULL ||
+		    X509_cmp_current_time(X509_get0_notAfter(p->enc_cert)) <= 0 ||
+		    X509_cmp_current_time(X509_get0_notBefore(p->enc_cert)) >= 0) {
+			snprintf(why, whylen, "reader %s has no valid encryption "
+			    "certificate", p->id);
 			return GW_ERR_UNKNOWN_READER;
+		}
+		if (p->max_size > 0 && req->body_len > p->max_size) {
+			snprintf(why, whylen, "reader %s accepts at most %zu bytes",
+			    p->id, p->max_size);
+			return GW_ERR_TOO_LARGE;
 		}
 		out[i] = p;
 	}
@@ -359,16 +368,18 @@ submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp
 		    m.sender, req->client->id);
 		goto reject;
 	}
-	if (replay(w, req, resp, &m, sha))
-		goto out;
-	if ((r = check_readers(w->gw, req->client, &m, readers, why, sizeof(why))) != 0)
-		goto reject;
+	/* Verify before looking at the MessageID: an unsigned document must
+	 * not learn whether an id exists, nor leave events on its trail. */
 	if ((r = xmldsig_verify(doc, w->gw->trust, 0, &info)) != 0) {
-		snprintf(why, sizeof(why), "%s (signer: %.100s%s%.60s)", gw_strerror(r),
-		    info.subject[0] ? info.subject : "unknown",
+		snprintf(why, sizeof(why), "%s (signer serial %.64s%s%.80s)",
+		    gw_strerror(r), info.serial[0] ? info.serial : "unknown",
 		    info.chain_error[0] ? "; " : "", info.chain_error);
 		goto reject;
 	}
+	if (replay(w, req, resp, &m, sha))
+		goto out;
+	if ((r = check_readers(w->gw, req, &m, readers, why, sizeof(why))) != 0)
+		goto reject;
 	fill_msg(&sm, req, &m, &info, sha);
 	r = accept_msg(w, &sm, &m, readers, req, resp);
 	if (r == GW_ERR_DUPLICATE && replay(w, req, resp, &m, sha))

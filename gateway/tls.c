@@ -28,6 +28,11 @@
 	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"
 #define TLS13_SUITES "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
 #define TLS_GROUPS "P-256:P-384:brainpoolP256r1:brainpoolP384r1"
+#define TLS_SIGALGS \
+	"ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:" \
+	"rsa_pss_rsae_sha256:rsa_pss_rsae_sha384:rsa_pss_rsae_sha512:" \
+	"rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:" \
+	"RSA+SHA256:RSA+SHA384:RSA+SHA512"
 
 static int
 accept_any(int preverify_ok, X509_STORE_CTX *ctx)
@@ -72,6 +77,13 @@ tls_server_ctx(const struct config *cfg, SSL_CTX **out, char *err, size_t errlen
 		goto out;
 	}
 	ERR_clear_error();
+	/* Handshake signatures: SHA-2 only, ECDSA on the allowed curves and
+	 * RSA-PSS, plus RSA PKCS#1 v1.5 for TLS 1.2 client certificates. */
+	if (SSL_CTX_set1_sigalgs_list(ctx, TLS_SIGALGS) != 1 ||
+	    SSL_CTX_set1_client_sigalgs_list(ctx, TLS_SIGALGS) != 1) {
+		ssl_errstr(err, errlen, "TLS signature algorithms", "");
+		goto out;
+	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_SINGLE_ECDH_USE);
 	SSL_CTX_set_max_early_data(ctx, 0);

@@ -217,3 +217,57 @@ util_strlcpy(char *dst, const char *src, size_t size)
 	}
 	return len;
 }
+
+/* Length of the valid UTF-8 sequence at p (1-4), 0 if invalid or cut. */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+	size_t n, i;
+	unsigned int c = p[0];
+	unsigned long cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)	/* also stops at the NUL */
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
+void
+util_utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t n;
+
+	while (*p) {
+		n = utf8_seq(p);
+		if (n == 0) {
+			/* A sequence cut off at the very end is dropped. */
+			size_t rest = strlen((char *)p);
+			if (*p >= 0xc2 && rest < 4) {
+				*p = '\0';
+				return;
+			}
+			*p++ = '?';
+			continue;
+		}
+		if (n == 1 && *p < 0x20 && *p != '\t' && *p != '\n')
+			*p = '?';
+		p += n;
+	}
+}

@@ -33,6 +33,13 @@ int64_t util_now_ms(void);
 /* A random identifier "gw-" + 32 hex characters (128 bits). */
 void util_new_id(char out[40]);
 
+/*
+ * Makes s safe to put into XML and logs: invalid UTF-8 bytes and control
+ * characters (other than tab and newline) become '?', and a multi-byte
+ * character cut off at the end (by a bounded copy) is removed.
+ */
+void util_utf8_clean(char *s);
+
 /* Copies at most size-1 bytes and always terminates; returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
 
