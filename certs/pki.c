@@ -227,6 +227,8 @@ pki_read_certs(const char *path, STACK_OF(X509) **out)
 	STACK_OF(X509) *sk;
 	FILE *f;
 	X509 *c;
+	unsigned long e;
+	int damaged;
 
 	if ((f = fopen(path, "r")) == NULL)
 		return GW_ERR_IO;
@@ -239,8 +241,17 @@ pki_read_certs(const char *path, STACK_OF(X509) **out)
 			X509_free(c);
 			break;
 		}
-	ERR_clear_error();	/* the read that ended the loop */
+	/* The loop ends at the end of the file (no further start line) or
+	 * at a damaged block: only the first is success. */
+	e = ERR_peek_last_error();
+	damaged = !(ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE) && c == NULL;
+	ERR_clear_error();
 	fclose(f);
+	if (damaged) {
+		sk_X509_pop_free(sk, X509_free);
+		return GW_ERR_CRYPTO;
+	}
 	if (sk_X509_num(sk) == 0) {
 		sk_X509_free(sk);
 		return GW_ERR_CRYPTO;
@@ -314,8 +325,8 @@ pki_init(const char *dir, enum pki_keytype gateway_type,
 	snprintf(path, sizeof(path), "%s/ca.pem", dir);
 	if (access(path, F_OK) == 0)
 		return 0;
-	/* The CA is EC P-384 only where everything else is EC; RSA 3072
-	 * otherwise, so that RSA-only peers can check it. */
+	/* The CA is RSA 3072 whatever the other keys are, so that RSA-only
+	 * peers can check it. */
 	if ((r = pki_make_key(PKI_KEY_RSA3072, &cakey)) != 0)
 		goto out;
 	memset(&spec, 0, sizeof(spec));

@@ -1,6 +1,7 @@
 /*
  * util.c - see util.h.  No state; safe from any thread.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -67,8 +68,14 @@ util_write_file(const char *path, const void *data, size_t len, int mode)
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return GW_ERR_TOO_LARGE;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
+	/* A leftover temp file (or a link planted there) is removed, never
+	 * reused: O_EXCL|O_NOFOLLOW creates a fresh file with our mode. */
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    mode)) < 0)
 		return GW_ERR_IO;
+	if (fchmod(fd, (mode_t)mode) != 0)	/* the umask does not narrow it */
+		goto out;
 	while (len > 0) {
 		n = write(fd, p, len);
 		if (n < 0 && errno == EINTR)
@@ -143,6 +150,14 @@ util_b64_decode(const char *in, size_t len, size_t max,
 
 	if (len > (size_t)INT_MAX)
 		return GW_ERR_TOO_LARGE;
+	/* OpenSSL's decoder stops at '-' (a PEM end line) and calls that
+	 * success; only the alphabet, padding and white space are accepted. */
+	for (cap = 0; cap < len; cap++) {
+		unsigned char ch = (unsigned char)in[cap];
+		if (!(isalnum(ch) || ch == '+' || ch == '/' || ch == '=' ||
+		    ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'))
+			return GW_ERR_INVALID;
+	}
 	cap = len / 4 * 3 + 3;
 	/* Reject early: even ignoring white space the result would be too big
 	 * only if the text without white space is; decode and check after. */
@@ -185,13 +200,19 @@ util_now_ms(void)
 void
 util_time_iso(int64_t ms, char out[32])
 {
-	time_t t = (time_t)(ms / 1000);
+	int64_t sec = ms / 1000, frac = ms % 1000;
+	time_t t;
 	struct tm tm;
 	char base[24];
 
+	if (frac < 0) {		/* floor, for times before 1970 */
+		frac += 1000;
+		sec -= 1;
+	}
+	t = (time_t)sec;
 	gmtime_r(&t, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, 32, "%s.%03dZ", base, (int)(ms % 1000));
+	snprintf(out, 32, "%s.%03dZ", base, (int)frac);
 }
 
 void
@@ -257,9 +278,13 @@ util_utf8_clean(char *s)
 	while (*p) {
 		n = utf8_seq(p);
 		if (n == 0) {
-			/* A sequence cut off at the very end is dropped. */
-			size_t rest = strlen((char *)p);
-			if (*p >= 0xc2 && rest < 4) {
+			/* A lead byte followed only by continuation bytes up to
+			 * the end, fewer than it needs: cut off by a bounded
+			 * copy; drop it.  Anything else invalid becomes '?'. */
+			size_t want = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2, i;
+			for (i = 1; p[i] && (p[i] & 0xc0) == 0x80; i++)
+				;
+			if (*p >= 0xc2 && *p <= 0xf4 && p[i] == '\0' && i < want) {
 				*p = '\0';
 				return;
 			}
