@@ -350,6 +350,11 @@ pki_init(const char *dir, enum pki_keytype gateway_type,
 		memset(&spec, 0, sizeof(spec));
 		spec.cn = parties[i];
 		spec.client = 1;
+		/* Authorities also serve (push delivery to `gwctl authority
+		 * serve`), so every party may be a TLS server on loopback. */
+		spec.server = 1;
+		spec.dns_san = "localhost";
+		spec.ip_san = "127.0.0.1";
 		spec.not_before_offset = -3600;
 		spec.days = 825;
 		if ((r = issue(dir, parties[i], party_type, &spec, ca, cakey)) != 0)
