@@ -14,6 +14,9 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 count() { grep -c "$1" "$log" || true; }
+# cmocka names a failed or skipped test twice (as it runs, and in the
+# summary): count names once.
+count_names() { grep "$1" "$log" | sort -u | wc -l; }
 
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
@@ -21,8 +24,8 @@ for t in "$BUILD"/tests/test_*; do
 	"$t" >"$log" 2>&1
 	rc=$?
 	p=$(count '^\[       OK \]')
-	f=$(count '^\[  FAILED  \] [A-Za-z_]')
-	s=$(count '^\[  SKIPPED \] [A-Za-z_]')
+	f=$(count_names '^\[  FAILED  \] [A-Za-z_]')
+	s=$(count_names '^\[  SKIPPED \] [A-Za-z_]')
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1	# crashed or a sanitizer stopped it
 	fi
@@ -31,7 +34,7 @@ for t in "$BUILD"/tests/test_*; do
 		sed 's/^/    /' "$log" | tail -n 60
 		broken="$broken $name"
 	fi
-	grep '^\[  SKIPPED \] [A-Za-z_]' "$log" | sed 's/^/    /'
+	grep '^\[  SKIPPED \] [A-Za-z_]' "$log" | sort -u | sed 's/^/    /'
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 done
 
