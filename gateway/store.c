@@ -44,7 +44,7 @@
 #include "store_int.h"
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION	2	/* also in SCHEMA_V2 */
+#define STORE_SCHEMA_VERSION	3	/* also in SCHEMA_V3 */
 #define STORE_BUSY_MS		10000	/* how long a writer waits for another */
 #define STORE_LIST_MAX		1000	/* rows per list call */
 
@@ -132,6 +132,43 @@ static const char SCHEMA_V2[] =
 	" checkpoints BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
 	"PRAGMA user_version = 2;";
 
+/*
+ * Version 3: push delivery (store_dlv.c).  A delivery has a mode (pull:
+ * waits in the mailbox; push: the gateway sends it), attempt bookkeeping,
+ * the authority's signed reception receipt, and the states of the whole
+ * life cycle.  SQLite cannot widen a CHECK in place: the table is rebuilt
+ * inside the migration's transaction, keeping seq.
+ */
+static const char SCHEMA_V3[] =
+	"CREATE TABLE deliveries_v3 ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" msg_id TEXT NOT NULL REFERENCES messages (id),"
+	" reader TEXT NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('waiting', 'queued',"
+	" 'delivering', 'delivered', 'failed', 'expired', 'cancelled')),"
+	" size INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL,"
+	" fetched_ms INTEGER NOT NULL DEFAULT 0,"
+	" closed_ms INTEGER NOT NULL DEFAULT 0,"
+	" mode TEXT NOT NULL DEFAULT 'pull' CHECK (mode IN ('pull', 'push')),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+	" obsolete_ms INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT,"
+	" reception_receipt BLOB,"
+	" envelope BLOB NOT NULL,"
+	" UNIQUE (msg_id, reader));"
+	"INSERT INTO deliveries_v3 (seq, msg_id, reader, state, size, created_ms,"
+	" fetched_ms, closed_ms, envelope) SELECT seq, msg_id, reader, state,"
+	" size, created_ms, fetched_ms, closed_ms, envelope FROM deliveries;"
+	"DROP TABLE deliveries;"
+	"ALTER TABLE deliveries_v3 RENAME TO deliveries;"
+	"CREATE INDEX IF NOT EXISTS deliveries_mailbox"
+	" ON deliveries (reader, state, seq);"
+	"CREATE INDEX IF NOT EXISTS deliveries_due"
+	" ON deliveries (state, next_attempt_ms);"
+	"PRAGMA user_version = 3;";
+
 /* The columns of struct store_msg, in the order of msgcols[] below. */
 #define MSG_COLS \
 	"id, portal, portal_msg_id, sha256, size, service, scenario, subject," \
@@ -157,8 +194,9 @@ static const char *const qsql[Q__COUNT] = {
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 	    " ?14, ?15, ?16, ?17)",
 	[Q_DLV_INSERT] = "INSERT INTO deliveries"
-	    " (msg_id, reader, state, size, created_ms, envelope)"
-	    " VALUES (?1, ?2, " SQL_WAITING ", ?3, ?4, ?5)",
+	    " (msg_id, reader, state, size, created_ms, envelope, mode,"
+	    " obsolete_ms) VALUES (?1, ?2, CASE WHEN ?6 = 'push' THEN 'queued'"
+	    " ELSE " SQL_WAITING " END, ?3, ?4, ?5, ?6, ?7)",
 	[Q_AUDIT_INSERT] = "INSERT INTO audit"
 	    " (time_ms, event, actor, msg_id, reader, code, detail)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -166,7 +204,8 @@ static const char *const qsql[Q__COUNT] = {
 	    " WHERE portal = ?1 AND portal_msg_id = ?2",
 	[Q_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1",
 	[Q_DLV_LIST] = "SELECT reader, state, size, created_ms, fetched_ms,"
-	    " closed_ms FROM deliveries WHERE msg_id = ?1 ORDER BY seq",
+	    " closed_ms, mode, attempts, last_error, obsolete_ms"
+	    " FROM deliveries WHERE msg_id = ?1 ORDER BY seq",
 	[Q_MBOX_LIST] = "SELECT d.seq, d.msg_id, d.size, m.service,"
 	    " m.received_ms FROM deliveries d JOIN messages m ON m.id = d.msg_id"
 	    " WHERE d.reader = ?1 AND d.state = " SQL_WAITING " AND d.seq > ?2"
@@ -448,6 +487,11 @@ db_schema(struct store *s)
 		r = rc == SQLITE_OK ? 0 : dberr(rc);
 		version = 2;
 	}
+	if (r == 0 && version == 2) {
+		rc = sqlite3_exec(s->db, SCHEMA_V3, NULL, NULL, NULL);
+		r = rc == SQLITE_OK ? 0 : dberr(rc);
+		version = 3;
+	}
 	if (r == 0 && version != STORE_SCHEMA_VERSION)
 		r = GW_ERR_STORE;	/* made by a newer gatewayd */
 	return txn_end(s, r);
@@ -657,7 +701,9 @@ accept_write(struct store *s, const struct store_msg *m,
 		    (rc = sqlite3_bind_int64(st, 3, d[i].size)) != SQLITE_OK ||
 		    (rc = sqlite3_bind_int64(st, 4, d[i].created_ms)) !=
 		    SQLITE_OK || (rc = bind_blob(st, 5, d[i].envelope,
-		    (size_t)d[i].size)) != SQLITE_OK) {
+		    (size_t)d[i].size)) != SQLITE_OK ||
+		    (rc = bind_text(st, 6, d[i].push ? "push" : "pull")) != SQLITE_OK ||
+		    (rc = sqlite3_bind_int64(st, 7, d[i].obsolete_ms)) != SQLITE_OK) {
 			q_done(st);
 			return dberr(rc);
 		}
@@ -742,6 +788,16 @@ store_int_err(int rc)
 }
 
 int
+store_audit_in_txn(struct store *s, const struct store_audit *ev)
+{
+	int r;
+
+	if ((r = audit_check(ev)) != 0)
+		return r;
+	return audit_insert(s, ev, util_now_ms());
+}
+
+int
 store_int_begin(struct store *s)
 {
 	return txn_begin(s);
@@ -819,6 +875,11 @@ dlv_list(struct store *s, const char *msg_id, struct store_delivery **out,
 		d->created_ms = sqlite3_column_int64(st, 3);
 		d->fetched_ms = sqlite3_column_int64(st, 4);
 		d->closed_ms = sqlite3_column_int64(st, 5);
+		d->push = sqlite3_column_text(st, 6) != NULL &&
+		    strcmp((const char *)sqlite3_column_text(st, 6), "push") == 0;
+		d->attempts = sqlite3_column_int(st, 7);
+		col_text(st, 8, d->last_error, sizeof(d->last_error));
+		d->obsolete_ms = sqlite3_column_int64(st, 9);
 	}
 	if (rc != SQLITE_DONE) {
 		r = dberr(rc);

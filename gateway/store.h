@@ -54,8 +54,13 @@ struct store_msg {
 };
 
 /* Delivery states of one (message, reader) pair. */
-#define STORE_ST_WAITING	"waiting"	/* in the reader's mailbox */
-#define STORE_ST_DELIVERED	"delivered"	/* reader closed it */
+#define STORE_ST_WAITING	"waiting"	/* pull: in the reader's mailbox */
+#define STORE_ST_QUEUED		"queued"	/* push: waiting for an attempt */
+#define STORE_ST_DELIVERING	"delivering"	/* push: an attempt is under way */
+#define STORE_ST_DELIVERED	"delivered"	/* closed, or receipt verified */
+#define STORE_ST_FAILED		"failed"	/* push: gave up (attempts, age) */
+#define STORE_ST_EXPIRED	"expired"	/* not fetched before ObsoleteAfter */
+#define STORE_ST_CANCELLED	"cancelled"	/* cancelled by its portal */
 
 struct store_delivery {
 	char reader[64];
@@ -65,6 +70,10 @@ struct store_delivery {
 	int64_t fetched_ms;		/* first fetch, 0 if never */
 	int64_t closed_ms;		/* Reception, 0 if not yet */
 	const unsigned char *envelope;	/* in store_accept() only */
+	int push;			/* in store_accept(): push, not pull */
+	int64_t obsolete_ms;		/* in store_accept(): ObsoleteAfter, 0 = none */
+	int attempts;			/* push attempts so far */
+	char last_error[256];		/* of the last failed attempt */
 };
 
 /*
@@ -202,5 +211,54 @@ int store_log_index_of(struct store *s, const char *msg_id, const char *event,
     int64_t *index);
 /* One audit row by its seq. */
 int store_audit_get(struct store *s, int64_t seq, struct store_audit_row *out);
+
+
+/*
+ * Push delivery (store_dlv.c).  Every transition is one transaction with its
+ * audit event; nothing is ever deleted by a failure.
+ */
+struct store_claim {
+	char msg_id[40];
+	char reader[64];
+	int attempts;			/* including the one just claimed */
+	int64_t created_ms;
+	unsigned char *envelope;	/* malloc'd */
+	size_t envelope_len;
+};
+
+/*
+ * Claims up to max due push deliveries (state queued, next attempt due),
+ * oldest first, skipping readers for which skip(arg, reader) is true
+ * (circuit open); each becomes delivering with attempts + 1 and an audit
+ * event "delivery.attempt".  *out malloc'd; free with store_claims_free().
+ */
+int store_dlv_claim(struct store *s, int64_t now_ms, int max,
+    int (*skip)(void *arg, const char *reader), void *arg,
+    struct store_claim **out, size_t *n);
+void store_claims_free(struct store_claim *c, size_t n);
+
+/* delivering -> delivered with the authority's receipt and Reception time. */
+int store_dlv_delivered(struct store *s, const char *msg_id, const char *reader,
+    const unsigned char *receipt, size_t len, int64_t reception_ms,
+    const struct store_audit *ev);
+/* delivering -> queued, next attempt at next_ms, reason kept. */
+int store_dlv_retry(struct store *s, const char *msg_id, const char *reader,
+    int64_t next_ms, const char *error, const struct store_audit *ev);
+/* delivering/queued/waiting -> state (failed or expired), reason kept. */
+int store_dlv_give_up(struct store *s, const char *msg_id, const char *reader,
+    const char *state, const char *error, const struct store_audit *ev);
+/* After a crash: every delivering -> queued, one audit event each. */
+int store_dlv_recover(struct store *s, int *n);
+/* Cancels the deliveries of a portal's message that are not delivered;
+ * GW_ERR_NOT_FOUND if not the portal's, GW_ERR_STATE if nothing was left. */
+int store_dlv_cancel(struct store *s, const char *portal, const char *msg_id,
+    const struct store_audit *ev, int *ncancelled);
+/* Pull deliveries whose ObsoleteAfter passed -> expired; *n of them. */
+int store_dlv_expire(struct store *s, int64_t now_ms, int *n);
+/* The authority's receipt of a delivered push delivery (malloc'd). */
+int store_dlv_receipt(struct store *s, const char *msg_id, const char *reader,
+    unsigned char **out, size_t *len);
+/* Number of push deliveries in state (for tests and monitoring). */
+int store_dlv_count(struct store *s, const char *state, int64_t *n);
 
 #endif
