@@ -487,11 +487,14 @@ gateway_apply(struct config *c, const struct kvfile *f, char *err, size_t errlen
 
 static const char *const profile_keys[] = {
 	"id", "kind", "name", "tls_cert", "delivery", "encryption_cert",
-	"services", "max_size", "readers"
+	"services", "max_size", "readers", "endpoint", "endpoint_ca",
+	"receipt_cert", "max_attempts", "max_age", "retry_base", "retry_max"
 };
 /* Keys only an authority profile may have; "readers" is portal-only. */
 static const char *const authority_only[] = {
-	"delivery", "encryption_cert", "services", "max_size"
+	"delivery", "encryption_cert", "services", "max_size", "endpoint",
+	"endpoint_ca", "receipt_cert", "max_attempts", "max_age", "retry_base",
+	"retry_max"
 };
 
 static int
@@ -686,6 +689,88 @@ tls_fpr_load(const struct kvfile *f, const struct kv *kv, struct party *p,
 	return r;
 }
 
+/* A number key of a push profile, in [min, max], or def when absent. */
+static int
+push_long(const struct kvfile *f, const char *key, long min, long max,
+    long def, long *out, char *err, size_t errlen)
+{
+	const struct kv *kv = kv_find(f, key);
+
+	*out = def;
+	if (kv && parse_long(kv->value, min, max, out) != 0) {
+		cfgerr(err, errlen, f->path, kv->line, "%s must be a whole number "
+		    "from %ld to %ld, not \"%.40s\"", key, min, max, kv->value);
+		return GW_ERR_CONFIG;
+	}
+	return 0;
+}
+
+/*
+ * Push settings: endpoint (https only), endpoint_ca (trust for its TLS),
+ * receipt_cert (whose signature its receipts must carry) and the retry
+ * policy.  Required for delivery = push, refused for pull.
+ */
+static int
+push_apply(const struct kvfile *f, struct party *p, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "endpoint", "endpoint_ca",
+	    "receipt_cert" };
+	const struct kv *kv;
+	char path[PATH_MAX];
+	long v;
+	size_t i;
+	int push = strcmp(p->delivery, "push") == 0;
+
+	for (i = 0; i < 3; i++) {
+		kv = kv_find(f, keys[i]);
+		if (push && kv == NULL) {
+			cfgerr(err, errlen, f->path, 0, "delivery = push needs %s",
+			    keys[i]);
+			return GW_ERR_CONFIG;
+		}
+		if (!push && kv != NULL) {
+			cfgerr(err, errlen, f->path, kv->line, "%s is only for "
+			    "delivery = push", keys[i]);
+			return GW_ERR_CONFIG;
+		}
+	}
+	if (!push)
+		return 0;
+	kv = kv_find(f, "endpoint");
+	if (strncmp(kv->value, "https://", 8) != 0 ||
+	    util_strlcpy(p->endpoint, kv->value, sizeof(p->endpoint)) >=
+	    sizeof(p->endpoint)) {
+		cfgerr(err, errlen, f->path, kv->line, "endpoint must be an https:// "
+		    "URL of at most %zu characters", sizeof(p->endpoint) - 1);
+		return GW_ERR_CONFIG;
+	}
+	kv = kv_find(f, "endpoint_ca");
+	if (resolve_path(f->dir, kv->value, p->endpoint_ca,
+	    sizeof(p->endpoint_ca)) != 0 || access(p->endpoint_ca, R_OK) != 0) {
+		cfgerr(err, errlen, f->path, kv->line, "endpoint_ca: cannot read %s",
+		    kv->value);
+		return GW_ERR_CONFIG;
+	}
+	kv = kv_find(f, "receipt_cert");
+	if (resolve_path(f->dir, kv->value, path, sizeof(path)) != 0 ||
+	    pki_read_cert(path, &p->receipt_cert) != 0) {
+		cfgerr(err, errlen, f->path, kv->line, "receipt_cert: cannot read a "
+		    "PEM certificate from %s", kv->value);
+		return GW_ERR_CONFIG;
+	}
+	if (push_long(f, "max_attempts", 1, 1000, 12, &v, err, errlen) != 0)
+		return GW_ERR_CONFIG;
+	p->max_attempts = (int)v;
+	if (push_long(f, "max_age", 1, 365L * 86400, 7L * 86400, &p->max_age, err,
+	    errlen) != 0 ||
+	    push_long(f, "retry_base", 10, 3600000, 2000, &p->retry_base_ms, err,
+	    errlen) != 0 ||
+	    push_long(f, "retry_max", 10, 86400000, 600000, &p->retry_max_ms, err,
+	    errlen) != 0)
+		return GW_ERR_CONFIG;
+	return 0;
+}
+
 static int
 authority_apply(const struct config *c, const struct kvfile *f,
     struct party *p, char *err, size_t errlen)
@@ -695,17 +780,15 @@ authority_apply(const struct config *c, const struct kvfile *f,
 
 	util_strlcpy(p->delivery, "pull", sizeof(p->delivery));
 	if ((kv = kv_find(f, "delivery")) != NULL) {
-		if (strcmp(kv->value, "push") == 0) {
-			cfgerr(err, errlen, f->path, kv->line, "delivery = push is "
-			    "not supported yet; use delivery = pull");
-			return GW_ERR_CONFIG;
-		}
-		if (strcmp(kv->value, "pull") != 0) {
+		if (strcmp(kv->value, "pull") != 0 && strcmp(kv->value, "push") != 0) {
 			cfgerr(err, errlen, f->path, kv->line,
-			    "delivery must be pull, not \"%s\"", kv->value);
+			    "delivery must be pull or push, not \"%s\"", kv->value);
 			return GW_ERR_CONFIG;
 		}
+		util_strlcpy(p->delivery, kv->value, sizeof(p->delivery));
 	}
+	if ((r = push_apply(f, p, err, errlen)) != 0)
+		return r;
 	if ((kv = kv_find(f, "encryption_cert")) == NULL) {
 		cfgerr(err, errlen, f->path, 0, "an authority profile needs "
 		    "encryption_cert");
@@ -971,6 +1054,7 @@ static void
 party_clear(struct party *p)
 {
 	X509_free(p->enc_cert);
+	X509_free(p->receipt_cert);
 	strv_free(p->services, p->nservices);
 	strv_free(p->readers, p->nreaders);
 }

@@ -20,7 +20,14 @@ struct party {
 	char name[128];
 	char tls_fpr[65];	/* SHA-256 of its TLS client certificate's DER */
 	/* authority */
-	char delivery[8];	/* "pull" (push comes with a later issue) */
+	char delivery[8];	/* "pull" or "push" */
+	char endpoint[512];	/* push: https URL the gateway POSTs to */
+	char endpoint_ca[512];	/* push: CA file for the endpoint's TLS */
+	X509 *receipt_cert;	/* push: certificate that signs its receipts */
+	int max_attempts;	/* push: attempts before failed (default 12) */
+	long max_age;		/* push: seconds before failed (default 7 days) */
+	long retry_base_ms;	/* push: first back-off (default 2000) */
+	long retry_max_ms;	/* push: longest back-off (default 600000) */
 	X509 *enc_cert;		/* encryption certificate (RSA) */
 	char **services;	/* accepted service URIs; none = any */
 	size_t nservices;

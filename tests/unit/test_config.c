@@ -648,16 +648,59 @@ test_unknown_reader(void **state)
 }
 
 static void
-test_push_refused(void **state)
+test_push_settings(void **state)
 {
-	char dir[DIRLEN];
+	char dir[DIRLEN], extra[1024];
+	struct config *c = NULL;
+	const struct party *p;
+	char err[512];
 
 	(void)state;
+	/* push without its endpoint is refused, naming what is missing */
 	case_new(dir, sizeof(dir), NULL, NULL);
 	std_profiles(dir);
 	authority(dir, "authority-b", devp("authority-b.pem"),
 	    devp("authority-b.pem"), "delivery = push\n");
-	expect_error(dir, "authority-b.conf:6:", "push", "not supported yet", NULL);
+	expect_error(dir, "authority-b.conf", "delivery = push needs endpoint", NULL);
+
+	/* an http:// endpoint is refused */
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	snprintf(extra, sizeof(extra), "delivery = push\nendpoint = http://x/\n"
+	    "endpoint_ca = %s\nreceipt_cert = %s\n", devp("ca.pem"),
+	    devp("authority-b.pem"));
+	authority(dir, "authority-b", devp("authority-b.pem"),
+	    devp("authority-b.pem"), extra);
+	expect_error(dir, "authority-b.conf:7:", "https://", NULL);
+
+	/* push keys in a pull profile are refused */
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	authority(dir, "authority-b", devp("authority-b.pem"),
+	    devp("authority-b.pem"), "endpoint = https://127.0.0.1:9443/in\n");
+	expect_error(dir, "authority-b.conf:6:", "only for delivery = push", NULL);
+
+	/* a complete push profile loads, with the retry defaults */
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	snprintf(extra, sizeof(extra), "delivery = push\n"
+	    "endpoint = https://127.0.0.1:9443/in\nendpoint_ca = %s\n"
+	    "receipt_cert = %s\nmax_attempts = 3\n", devp("ca.pem"),
+	    devp("authority-b.pem"));
+	authority(dir, "authority-b", devp("authority-b.pem"),
+	    devp("authority-b.pem"), extra);
+	{
+		char path[DIRLEN + 32];
+		snprintf(path, sizeof(path), "%s/gateway.conf", dir);
+		assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	}
+	assert_non_null(p = config_party(c, "authority-b"));
+	assert_string_equal(p->delivery, "push");
+	assert_string_equal(p->endpoint, "https://127.0.0.1:9443/in");
+	assert_non_null(p->receipt_cert);
+	assert_int_equal(p->max_attempts, 3);
+	assert_int_equal(p->retry_base_ms, 2000);
+	config_free(c);
 
 	case_new(dir, sizeof(dir), NULL, NULL);
 	std_profiles(dir);
@@ -887,7 +930,7 @@ main(void)
 		cmocka_unit_test(test_enc_cert_ec),
 		cmocka_unit_test(test_enc_cert_usage_and_presence),
 		cmocka_unit_test(test_unknown_reader),
-		cmocka_unit_test(test_push_refused),
+		cmocka_unit_test(test_push_settings),
 		cmocka_unit_test(test_keys_of_the_other_kind),
 		cmocka_unit_test(test_other_files_ignored),
 		cmocka_unit_test(test_examples_load),
