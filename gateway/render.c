@@ -283,8 +283,9 @@ add_metadata(xmlNodePtr header, const struct store_msg *m, const char *reader)
 int
 render_envelope(const struct store_msg *m, const char *reader,
     const unsigned char *container, size_t clen, X509 *enc_cert,
-    unsigned char **out, size_t *len)
+    struct keys *key, X509 *cert, unsigned char **out, size_t *len)
 {
+	xmlNodePtr sig;
 	xmlNodePtr root, header, body, enc = NULL;
 	xmlNsPtr ns;
 	xmlDocPtr doc;
@@ -307,6 +308,23 @@ render_envelope(const struct store_msg *m, const char *reader,
 		goto out;
 	if (xmlAddChild(body, enc) == NULL) {
 		xmlFreeNode(enc);
+		r = GW_ERR_NOMEM;
+		goto out;
+	}
+	/* Signed as the document element's last child, then moved into the
+	 * header: the enveloped-signature transform leaves the Signature
+	 * element out of the digest wherever it stands, so the value holds. */
+	if ((r = xmldsig_sign(doc, key, cert, NULL, 0)) != 0)
+		goto out;
+	sig = xmlGetLastChild(root);
+	if (sig == NULL || sig->type != XML_ELEMENT_NODE ||
+	    strcmp((const char *)sig->name, "Signature") != 0) {
+		r = GW_ERR_INTERNAL;
+		goto out;
+	}
+	xmlUnlinkNode(sig);
+	if (xmlAddChild(header, sig) == NULL) {
+		xmlFreeNode(sig);
 		r = GW_ERR_NOMEM;
 		goto out;
 	}

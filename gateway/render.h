@@ -36,10 +36,12 @@ int render_container(const struct store_msg *m, const unsigned char *sub,
     size_t sublen, unsigned char **out, size_t *len);
 
 /* The SOAP 1.2 envelope for one reader: metadata header and the container
- * encrypted for enc_cert in the body. */
+ * encrypted for enc_cert in the body, signed by the gateway (key, cert):
+ * an enveloped signature over the whole envelope, as the last child of
+ * soap:Header (SOAP 1.2 allows nothing after the Body). */
 int render_envelope(const struct store_msg *m, const char *reader,
     const unsigned char *container, size_t clen, X509 *enc_cert,
-    unsigned char **out, size_t *len);
+    struct keys *key, X509 *cert, unsigned char **out, size_t *len);
 
 /* The process card of a message for its portal. */
 int render_card(const struct store_msg *m, const struct store_delivery *d,

@@ -279,10 +279,12 @@ accept_msg(struct worker *w, struct store_msg *sm, const struct meta *m,
 		goto out;
 	for (i = 0; i < m->nreaders; i++) {
 		if ((r = render_envelope(sm, readers[i]->id, container, clen,
-		    readers[i]->enc_cert, &env[i], &elen)) != 0)
+		    readers[i]->enc_cert, w->gw->sign_key, w->gw->sign_cert,
+		    &env[i], &elen)) != 0)
 			goto out;
 		util_strlcpy(d[i].reader, readers[i]->id, sizeof(d[i].reader));
 		util_strlcpy(d[i].state, STORE_ST_WAITING, sizeof(d[i].state));
+		d[i].push = strcmp(readers[i]->delivery, "push") == 0;
 		d[i].size = (int64_t)elen;
 		d[i].created_ms = sm->received_ms;
 		d[i].envelope = env[i];

@@ -35,6 +35,10 @@ check "envelope announces a 12-byte GCM IV" test "$(xpath "$T/msg.xml" \
 check "content key wrapped with xmlenc11 rsa-oaep + MGF1-SHA256" test "$(xpath "$T/msg.xml" \
 	"string(//*[local-name()='EncryptedKey']/*[local-name()='EncryptionMethod']/*[local-name()='MGF']/@Algorithm)")" \
 	= "http://www.w3.org/2009/xmlenc11#mgf1sha256"
+check "the envelope carries the gateway's signature in soap:Header" test "$(xpath "$T/msg.xml" \
+	"count(/*[local-name()='Envelope']/*[local-name()='Header']/*[local-name()='Signature'])")" = 1
+check "the envelope's signature verifies with xmlsec1" \
+	xmlsec1 --verify --trusted-pem "$DEV/ca.pem" "$T/msg.xml"
 code=$(as authority-b -o /dev/null -w '%{http_code}' "$URL/v1/mailbox/$id")
 expect_eq "authority-b cannot fetch authority-a's message" 404 "$code"
 

@@ -665,7 +665,7 @@ test_envelope(void **state)
 	assert_int_equal(render_container(&F.m, submission, sizeof(submission) - 1,
 	    &cont, &clen), 0);
 	assert_int_equal(render_envelope(&F.m, "authority-a", cont, clen,
-	    F.reader.cert, &out, &len), 0);
+	    F.reader.cert, F.gateway.keys, F.gateway.cert, &out, &len), 0);
 	/* the container is not readable in the envelope */
 	assert_null(strstr((const char *)out, "ContentContainer"));
 	assert_null(strstr((const char *)out, "InspectionReport"));
@@ -675,6 +675,11 @@ test_envelope(void **state)
 	assert_int_equal(count_kids(root, NULL, NULL), 2);
 	assert_non_null(hdr = kid(root, NS_SOAP12, "Header"));
 	assert_non_null(body = kid(root, NS_SOAP12, "Body"));
+
+	/* the gateway's signature is the header's last child */
+	assert_non_null(n = xmlGetLastChild(hdr));
+	assert_string_equal((const char *)n->name, "Signature");
+	assert_string_equal((const char *)n->ns->href, NS_DSIG);
 
 	/* header: the metadata the reader sorts by */
 	assert_non_null(md = kid(hdr, NS_ENVELOPE, "MessageMetaData"));
@@ -730,7 +735,7 @@ test_envelope_no_subject_and_refusal(void **state)
 	(void)state;
 	m.subject[0] = '\0';
 	assert_int_equal(render_envelope(&m, "authority-b", cont, 4,
-	    F.other_reader.cert, &out, &len), 0);
+	    F.other_reader.cert, F.gateway.keys, F.gateway.cert, &out, &len), 0);
 	doc = parse_ok(out, len);
 	free(out);
 	q = kid(kid(kid(root_of(doc, NS_SOAP12, "Envelope"), NS_SOAP12, "Header"),
@@ -744,7 +749,7 @@ test_envelope_no_subject_and_refusal(void **state)
 	out = NULL;
 	len = 77;
 	assert_int_not_equal(render_envelope(&m, "authority-b", cont, 4,
-	    F.gateway.cert, &out, &len), 0);
+	    F.gateway.cert, F.gateway.keys, F.gateway.cert, &out, &len), 0);
 	assert_null(out);
 	assert_int_equal(len, 77);
 	ERR_clear_error();
