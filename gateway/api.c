@@ -124,6 +124,24 @@ query_int(const char *query, const char *name, int64_t def, int64_t *out)
 	return r;
 }
 
+/* Reads name=TEXT from a query string (URL-decoded). */
+static int
+query_str(const char *query, const char *name, char *out, size_t outlen)
+{
+	struct evkeyvalq q;
+	const char *v;
+	int r = GW_ERR_INVALID;
+
+	TAILQ_INIT(&q);
+	if (evhttp_parse_query_str(query, &q) != 0)
+		return GW_ERR_INVALID;
+	if ((v = evhttp_find_header(&q, name)) != NULL && v[0] &&
+	    util_strlcpy(out, v, outlen) < outlen)
+		r = 0;
+	evhttp_clear_headers(&q);
+	return r;
+}
+
 static void
 get_card(struct worker *w, const struct job_req *req, struct job_resp *resp,
     const char *id)
@@ -284,6 +302,40 @@ api_handle(struct worker *w, const struct job_req *req, struct job_resp *resp)
 			audit_get_consistency(w, req, resp, from, to);
 		return;
 	}
+	if (strcmp(req->path, "/v1/account") == 0 && !post) {
+		mgmt_account(w, req, resp);
+		return;
+	}
+	if (strcmp(req->path, "/v1/message-ids") == 0 && post &&
+	    req->client->kind == PARTY_PORTAL) {
+		mgmt_create_id(w, req, resp);
+		return;
+	}
+	if (strcmp(req->path, "/v1/lookup") == 0 && !post) {
+		char reader[64], service[256];
+		if (query_str(req->query, "reader", reader, sizeof(reader)) != 0 ||
+		    query_str(req->query, "service", service, sizeof(service)) != 0)
+			api_reject(w, req, resp, "request.rejected", NULL,
+			    GW_ERR_INVALID, "lookup needs reader and service");
+		else
+			mgmt_lookup(w, req, resp, reader, service);
+		return;
+	}
+	if ((rest = path_id(req->path, "/v1/submissions/", id, sizeof(id))) != NULL &&
+	    (strcmp(rest, "/report") == 0 || strcmp(rest, "/cancel") == 0)) {
+		int cancel = rest[1] == 'c';
+		if (req->client->kind != PARTY_PORTAL)
+			api_reject(w, req, resp, "request.rejected", NULL,
+			    GW_ERR_FORBIDDEN, "only the submitting portal");
+		else if (cancel != post)
+			api_reject(w, req, resp, "request.rejected", NULL,
+			    GW_ERR_METHOD, NULL);
+		else if (cancel)
+			mgmt_cancel(w, req, resp, id);
+		else
+			mgmt_report(w, req, resp, id);
+		return;
+	}
 	if ((rest = path_id(req->path, "/v1/submissions/", id, sizeof(id))) != NULL &&
 	    strcmp(rest, "/proof") == 0) {
 		if (post)
@@ -319,6 +371,26 @@ api_handle(struct worker *w, const struct job_req *req, struct job_resp *resp)
 				    GW_ERR_METHOD, NULL);
 			else
 				get_mailbox(w, req, resp);
+			return;
+		}
+		if (strcmp(req->path, "/v1/mailbox/next") == 0 && !post) {
+			/* XTA's get-next-message: the oldest waiting one */
+			struct store_mbox_entry *e = NULL;
+			size_t n = 0;
+			int r = store_mailbox_list(w->store, req->client->id, 0, 1,
+			    &e, &n);
+			if (r == 0 && n == 0)
+				r = GW_ERR_NOT_FOUND;
+			if (r != 0)
+				api_reject(w, req, resp, "mailbox.rejected", NULL, r,
+				    r == GW_ERR_NOT_FOUND ? "the mailbox is empty" : NULL);
+			else {
+				util_strlcpy(id, e[0].msg_id, sizeof(id));
+				fetch_message(w, req, resp, id);
+				snprintf(resp->location, sizeof(resp->location),
+				    "/v1/mailbox/%s", id);
+			}
+			free(e);
 			return;
 		}
 		rest = path_id(req->path, "/v1/mailbox/", id, sizeof(id));

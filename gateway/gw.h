@@ -90,6 +90,18 @@ void audit_get_proof(struct worker *w, const struct job_req *req,
 void audit_get_consistency(struct worker *w, const struct job_req *req,
     struct job_resp *resp, int64_t from, int64_t to);
 
+/* api_mgmt.c: management calls and transport reports. */
+void mgmt_create_id(struct worker *w, const struct job_req *req,
+    struct job_resp *resp);
+void mgmt_account(struct worker *w, const struct job_req *req,
+    struct job_resp *resp);
+void mgmt_lookup(struct worker *w, const struct job_req *req,
+    struct job_resp *resp, const char *reader, const char *service);
+void mgmt_cancel(struct worker *w, const struct job_req *req,
+    struct job_resp *resp, const char *id);
+void mgmt_report(struct worker *w, const struct job_req *req,
+    struct job_resp *resp, const char *id);
+
 /* submit.c: POST /v1/submissions. */
 void submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp);
 
@@ -107,6 +119,10 @@ void sealer_final(struct gw *gw);
 /* store_sign_fn over a struct keys (ECDSA for EC keys, RSA PKCS#1 v1.5). */
 int sealer_sign(void *arg, const unsigned char *msg, size_t len,
     unsigned char **sig, size_t *siglen);
+
+/* deliver.c: the push delivery thread. */
+int deliver_start(struct gw *gw);
+void deliver_stop(void);
 
 /* server.c */
 int server_run(struct gw *gw);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <event2/thread.h>
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
@@ -200,6 +201,10 @@ main(int argc, char **argv)
 	}
 	memset(&gw, 0, sizeof(gw));
 	xmlInitParser();
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "gatewayd: cannot initialise libcurl\n");
+		return 1;
+	}
 	if (xmldsig_global_init() != 0 || evthread_use_pthreads() != 0) {
 		fprintf(stderr, "gatewayd: cannot initialise the crypto libraries\n");
 		return 1;
@@ -227,9 +232,18 @@ main(int argc, char **argv)
 		gw_teardown(&gw);
 		return 1;
 	}
+	if ((r = deliver_start(&gw)) != 0) {
+		fprintf(stderr, "gatewayd: cannot start push delivery: %s\n",
+		    gw_strerror(r));
+		deliver_stop();
+		sealer_stop();
+		gw_teardown(&gw);
+		return 1;
+	}
 	if (dev)
 		print_dev_help(argv[0], dev, gw.cfg);
 	r = server_run(&gw);
+	deliver_stop();
 	sealer_stop();
 	audit_lifecycle(gw.cfg, "gateway.stop", r == 0 ? "clean" : gw_strerror(r));
 	sealer_final(&gw);

@@ -371,8 +371,16 @@ render_card(const struct store_msg *m, const struct store_delivery *d,
 		rd = xmlNewChild(rs, ns, XC "Reader", NULL);
 		xmlNewProp(rd, XC "id", XC d[i].reader);
 		xmlNewProp(rd, XC "state", XC d[i].state);
+		xmlNewProp(rd, XC "delivery", XC(d[i].push ? "push" : "pull"));
+		if (d[i].push) {
+			char a[16];
+			snprintf(a, sizeof(a), "%d", d[i].attempts);
+			xmlNewProp(rd, XC "attempts", XC a);
+		}
 		child_time(rd, ns, "Fetched", d[i].fetched_ms);
 		child_time(rd, ns, "Reception", d[i].closed_ms);
+		if (d[i].last_error[0])
+			child(rd, ns, "LastError", d[i].last_error);
 	}
 	add_inspection(root, m);
 	r = dump(doc, out, len);

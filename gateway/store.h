@@ -258,6 +258,9 @@ int store_dlv_expire(struct store *s, int64_t now_ms, int *n);
 /* The authority's receipt of a delivered push delivery (malloc'd). */
 int store_dlv_receipt(struct store *s, const char *msg_id, const char *reader,
     unsigned char **out, size_t *len);
+/* Every audit event about msg_id, oldest first, at most 1000; *out malloc'd. */
+int store_msg_events(struct store *s, const char *msg_id,
+    struct store_audit_row **out, size_t *n);
 /* Number of push deliveries in state (for tests and monitoring). */
 int store_dlv_count(struct store *s, const char *state, int64_t *n);
 

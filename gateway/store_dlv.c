@@ -380,3 +380,51 @@ store_dlv_count(struct store *s, const char *state, int64_t *n)
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : store_int_err(rc);
 }
+
+int
+store_msg_events(struct store *s, const char *msg_id,
+    struct store_audit_row **out, size_t *nout)
+{
+	struct store_audit_row *rows = NULL, *tmp, *a;
+	sqlite3_stmt *st;
+	size_t n = 0, cap = 0;
+	int r, rc;
+
+	if ((r = prep(s, "SELECT seq, time_ms, event, actor, msg_id, reader,"
+	    " code, detail FROM audit WHERE msg_id = ?1 ORDER BY seq LIMIT 1000",
+	    &st)) != 0)
+		return r;
+	sqlite3_bind_text(st, 1, msg_id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			if ((tmp = reallocarray(rows, cap, sizeof(*rows))) == NULL) {
+				sqlite3_finalize(st);
+				free(rows);
+				return GW_ERR_NOMEM;
+			}
+			rows = tmp;
+		}
+		a = &rows[n++];
+		memset(a, 0, sizeof(*a));
+		a->seq = sqlite3_column_int64(st, 0);
+		a->time_ms = sqlite3_column_int64(st, 1);
+#define COPY(i, f) util_strlcpy(a->f, sqlite3_column_text(st, i) ? \
+		    (const char *)sqlite3_column_text(st, i) : "", sizeof(a->f))
+		COPY(2, event);
+		COPY(3, actor);
+		COPY(4, msg_id);
+		COPY(5, reader);
+		COPY(6, code);
+		COPY(7, detail);
+#undef COPY
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(rows);
+		return store_int_err(rc);
+	}
+	*out = rows;
+	*nout = n;
+	return 0;
+}
