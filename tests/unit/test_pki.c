@@ -788,7 +788,8 @@ test_init(void **state)
 	assert_true(X509_get_key_usage(c) & KU_DIGITAL_SIGNATURE);
 	X509_free(c);
 
-	/* the parties: TLS clients, RSA 2048 so readers can be encrypted to */
+	/* the parties: TLS clients (and servers on loopback, for push delivery
+	 * to an authority), RSA 2048 so readers can be encrypted to */
 	for (i = 0; i < sizeof(parties) / sizeof(parties[0]); i++) {
 		c = read_pem(dir, parties[i]);
 		k = read_key(dir, parties[i]);
@@ -799,7 +800,9 @@ test_init(void **state)
 		assert_true(chain_ok(c, ca, NULL));
 		assert_name_entry(X509_get_subject_name(c), NID_commonName,
 		    parties[i]);
-		assert_int_equal(X509_get_extended_key_usage(c), XKU_SSL_CLIENT);
+		assert_int_equal(X509_get_extended_key_usage(c),
+		    XKU_SSL_CLIENT | XKU_SSL_SERVER);
+		assert_int_equal(X509_check_ip_asc(c, "127.0.0.1", 0), 1);
 		assert_true(X509_get_key_usage(c) & KU_KEY_ENCIPHERMENT);
 		assert_true(X509_get_key_usage(c) & KU_DIGITAL_SIGNATURE);
 		X509_free(c);
