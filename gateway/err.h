@@ -43,7 +43,8 @@ enum {
 	GW_ERR_METHOD = -30,		/* HTTP method not allowed */
 	GW_ERR_KEY_WEAK = -31,		/* key below the policy minimum */
 	GW_ERR_STATE = -32,		/* operation not possible in this state */
-	GW_ERR__LAST = -33
+	GW_ERR_CERT_INDETERMINATE = -33, /* revocation status not available */
+	GW_ERR__LAST = -34
 };
 
 /* A sentence describing the error; never NULL. */
