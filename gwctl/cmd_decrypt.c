@@ -74,6 +74,7 @@ struct dec_opts {
 };
 
 struct part {
+	enum decrypt_part_kind kind;	/* calloc'd: DECRYPT_MESSAGE */
 	char name[MAX_NAME + 16];
 	unsigned char *data;
 	size_t len;
@@ -184,7 +185,8 @@ unique_name(struct parts *ps, struct part *p)
 /* A Message or Attachment: base64 content; a declared size and sha256
  * must match what it holds. */
 static int
-add_encoded(struct parts *ps, xmlNodePtr n, const char *fallback)
+add_encoded(const char *cmd, struct parts *ps, xmlNodePtr n,
+    const char *fallback)
 {
 	struct part *p = &ps->v[ps->n];
 	xmlChar *fname = NULL, *size = NULL, *sha = NULL, *text = NULL;
@@ -196,19 +198,19 @@ add_encoded(struct parts *ps, xmlNodePtr n, const char *fallback)
 	size = xmlGetProp(n, (const xmlChar *)"size");
 	sha = xmlGetProp(n, (const xmlChar *)"sha256");
 	if ((text = xmlNodeGetContent(n)) == NULL) {
-		gwctl_err("decrypt", "out of memory");
+		gwctl_err(cmd, "out of memory");
 		r = GW_ERR_NOMEM;
 		goto out;
 	}
 	if ((r = util_b64_decode((const char *)text, strlen((const char *)text),
 	    GWCTL_MAX_INPUT, &p->data, &p->len)) != 0) {
-		gwctl_err("decrypt", "the container's %s is not valid base64",
+		gwctl_err(cmd, "the container's %s is not valid base64",
 		    (const char *)n->name);
 		goto out;
 	}
 	if (size != NULL && (gwctl_parse_u64((const char *)size, 0, ULLONG_MAX,
 	    &want) != 0 || want != p->len)) {
-		gwctl_err("decrypt", "the container's %s declares size \"%.40s\" "
+		gwctl_err(cmd, "the container's %s declares size \"%.40s\" "
 		    "but holds %zu bytes", (const char *)n->name,
 		    (const char *)size, p->len);
 		free(p->data);
@@ -219,7 +221,7 @@ add_encoded(struct parts *ps, xmlNodePtr n, const char *fallback)
 	if (sha != NULL) {
 		util_sha256_hex(p->data, p->len, hex);
 		if (strcasecmp(hex, (const char *)sha) != 0) {
-			gwctl_err("decrypt", "the container's %s does not match its "
+			gwctl_err(cmd, "the container's %s does not match its "
 			    "sha256 attribute", (const char *)n->name);
 			free(p->data);
 			p->data = NULL;
@@ -272,6 +274,7 @@ add_report(struct parts *ps, xmlNodePtr n)
 	p->len = (size_t)len;
 	xmlFree(buf);
 	util_strlcpy(p->name, "inspection-report.xml", sizeof(p->name));
+	p->kind = DECRYPT_REPORT;
 	unique_name(ps, p);
 	ps->n++;
 	return 0;
@@ -287,7 +290,8 @@ is_container(xmlNodePtr n, const char *name)
 
 /* Parses the decrypted container into ps; the Message is ps->v[0]. */
 static int
-unpack(const unsigned char *plain, size_t len, struct parts *ps)
+unpack(const char *cmd, const unsigned char *plain, size_t len,
+    struct parts *ps)
 {
 	xmlDocPtr doc = NULL;
 	xmlNodePtr root, n;
@@ -295,14 +299,14 @@ unpack(const unsigned char *plain, size_t len, struct parts *ps)
 	int r;
 
 	if ((r = xmlparse_safe((const char *)plain, len, &decrypt_limits, &doc)) != 0) {
-		gwctl_err("decrypt", "the decrypted content is not a container: %s",
+		gwctl_err(cmd, "the decrypted content is not a container: %s",
 		    gw_strerror(r));
 		return r;
 	}
 	r = GW_ERR_INVALID;
 	root = xmlDocGetRootElement(doc);
 	if (root == NULL || !is_container(root, "ContentContainer")) {
-		gwctl_err("decrypt", "the decrypted content is not a "
+		gwctl_err(cmd, "the decrypted content is not a "
 		    "{" NS_CONTAINER "}ContentContainer");
 		goto out;
 	}
@@ -310,30 +314,31 @@ unpack(const unsigned char *plain, size_t len, struct parts *ps)
 	for (n = root->children; n != NULL; n = n->next)
 		if (is_container(n, "Message")) {
 			if (ps->have_message++) {
-				gwctl_err("decrypt", "the container has more than one "
+				gwctl_err(cmd, "the container has more than one "
 				    "Message");
 				goto out;
 			}
-			if ((r = add_encoded(ps, n, "submission.xml")) != 0)
+			if ((r = add_encoded(cmd, ps, n, "submission.xml")) != 0)
 				goto out;
 		}
 	r = GW_ERR_INVALID;
 	if (!ps->have_message) {
-		gwctl_err("decrypt", "the container has no Message");
+		gwctl_err(cmd, "the container has no Message");
 		goto out;
 	}
 	for (n = root->children; n != NULL; n = n->next) {
 		if (n->type != XML_ELEMENT_NODE || is_container(n, "Message"))
 			continue;
 		if (ps->n == MAX_PARTS) {
-			gwctl_err("decrypt", "the container has more than %d parts",
+			gwctl_err(cmd, "the container has more than %d parts",
 			    MAX_PARTS);
 			goto out;
 		}
 		if (is_container(n, "Attachment")) {
 			snprintf(fallback, sizeof(fallback), "attachment-%zu", ps->n);
-			if ((r = add_encoded(ps, n, fallback)) != 0)
+			if ((r = add_encoded(cmd, ps, n, fallback)) != 0)
 				goto out;
+			ps->v[ps->n - 1].kind = DECRYPT_ATTACHMENT;
 			ps->nattach++;
 		} else if (xmlStrcmp(n->name,
 		    (const xmlChar *)"InspectionReport") == 0) {
@@ -341,8 +346,8 @@ unpack(const unsigned char *plain, size_t len, struct parts *ps)
 			if ((r = add_report(ps, n)) != 0)
 				goto out;
 		} else
-			fprintf(stderr, "gwctl: decrypt: ignoring the unknown "
-			    "container element %.60s\n", (const char *)n->name);
+			fprintf(stderr, "gwctl: %s: ignoring the unknown "
+			    "container element %.60s\n", cmd, (const char *)n->name);
 		r = GW_ERR_INVALID;
 	}
 	r = 0;
@@ -457,7 +462,7 @@ cmd_decrypt(int argc, char **argv)
 		gwctl_err("decrypt", "out of memory");
 		goto out;
 	}
-	r = unpack(plain, plen, ps);
+	r = unpack("decrypt", plain, plen, ps);
 	/* the plaintext is personal data: wipe it, not only free it */
 	OPENSSL_clear_free(plain, plen);
 	plain = NULL;
@@ -479,4 +484,31 @@ cmd_decrypt(int argc, char **argv)
 		OPENSSL_clear_free(ps->v[i].data, ps->v[i].len);
 	free(ps);
 	return rc;
+}
+
+/*
+ * Shared with gwctl authority serve: unpacks a decrypted container and
+ * hands each part to fn (see gwctl.h).  The parts are wiped and freed here
+ * whatever fn does; fn must copy what it keeps.
+ */
+int
+decrypt_unpack(const char *cmd, const unsigned char *plain, size_t len,
+    decrypt_part_fn fn, void *arg)
+{
+	struct parts *ps;
+	size_t i;
+	int r;
+
+	if ((ps = calloc(1, sizeof(*ps))) == NULL) {
+		gwctl_err(cmd, "out of memory");
+		return GW_ERR_NOMEM;
+	}
+	r = unpack(cmd, plain, len, ps);
+	for (i = 0; r == 0 && i < ps->n; i++)
+		r = fn(arg, ps->v[i].kind, ps->v[i].name, ps->v[i].data,
+		    ps->v[i].len);
+	for (i = 0; i < ps->n; i++)
+		OPENSSL_clear_free(ps->v[i].data, ps->v[i].len);
+	free(ps);
+	return r;
 }

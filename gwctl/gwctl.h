@@ -123,5 +123,21 @@ int cmd_submit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_mailbox(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
+int cmd_authority(int argc, char **argv);
+
+/* ---- cmd_decrypt.c, shared with cmd_authority.c ---- */
+
+enum decrypt_part_kind { DECRYPT_MESSAGE, DECRYPT_ATTACHMENT, DECRYPT_REPORT };
+typedef int (*decrypt_part_fn)(void *arg, enum decrypt_part_kind kind,
+    const char *name, const unsigned char *data, size_t len);
+/*
+ * Unpacks a decrypted content container and calls fn once per part, the
+ * Message first, with a safe basename unique among the parts (the name
+ * gwctl decrypt --out would use).  data is wiped after fn returns.  A
+ * malformed container prints one line naming cmd and returns GW_ERR_*;
+ * a non-zero return of fn stops the walk and is returned as is.
+ */
+int decrypt_unpack(const char *cmd, const unsigned char *plain, size_t len,
+    decrypt_part_fn fn, void *arg);
 
 #endif
