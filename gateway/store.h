@@ -264,4 +264,15 @@ int store_msg_events(struct store *s, const char *msg_id,
 /* Number of push deliveries in state (for tests and monitoring). */
 int store_dlv_count(struct store *s, const char *state, int64_t *n);
 
+/*
+ * Retention (store_log.c): deletes the envelope (the encrypted message
+ * body) of every delivery to reader that was delivered (closed) at or
+ * before closed_before_ms; the delivery row, the message's digest and its
+ * receipts stay.  Each deletion is an audit event "message.purged" naming
+ * the envelope's SHA-256, in the same transaction.  *n (may be NULL) gets
+ * the number of envelopes deleted.  A purged envelope reads as empty.
+ */
+int store_log_purge(struct store *s, const char *reader,
+    int64_t closed_before_ms, int retention_days, int *n);
+
 #endif

@@ -390,3 +390,120 @@ store_audit_get(struct store *s, int64_t seq, struct store_audit_row *out)
 	free(rows);
 	return r;
 }
+
+/*
+ * Retention.  A purge replaces a delivered envelope (the only copy of the
+ * message body, encrypted for its reader) by an empty blob: the delivery
+ * row keeps its size and times, the message keeps its digest and receipt,
+ * and the audit event "message.purged" names the envelope's SHA-256, so
+ * the log still proves what was delivered.  Batches keep the write lock
+ * short; each batch is one transaction holding its deletions and events.
+ *
+ * XXX The query walks every delivered delivery of the reader (index
+ * deliveries_mailbox); an index on (state, closed_ms) in store.c's schema
+ * would make it independent of the history's length.
+ */
+#define PURGE_BATCH	64
+
+struct purge_item {
+	int64_t seq;
+	char msg_id[40];
+	char sha256[65];
+	int64_t len;
+};
+
+/* Reads up to PURGE_BATCH deliveries due for purging into it[]. */
+static int
+purge_due(struct store *s, const char *reader, int64_t before_ms,
+    struct purge_item *it, int *n)
+{
+	sqlite3_stmt *st;
+	const void *p;
+	int r, rc, k = 0;
+
+	if ((r = prep(s, "SELECT seq, msg_id, envelope FROM deliveries"
+	    " WHERE reader = ?1 AND state = '" STORE_ST_DELIVERED "'"
+	    " AND closed_ms > 0 AND closed_ms <= ?2 AND length(envelope) > 0"
+	    " ORDER BY seq LIMIT ?3", &st)) != 0)
+		return r;
+	sqlite3_bind_text(st, 1, reader, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, before_ms);
+	sqlite3_bind_int(st, 3, PURGE_BATCH);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		it[k].seq = sqlite3_column_int64(st, 0);
+		util_strlcpy(it[k].msg_id, sqlite3_column_text(st, 1) ?
+		    (const char *)sqlite3_column_text(st, 1) : "",
+		    sizeof(it[k].msg_id));
+		p = sqlite3_column_blob(st, 2);
+		it[k].len = sqlite3_column_bytes(st, 2);
+		util_sha256_hex(p ? p : "", (size_t)it[k].len, it[k].sha256);
+		k++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_int_err(rc);
+	*n = k;
+	return 0;
+}
+
+/* One batch inside its transaction: the deletions and their events. */
+static int
+purge_batch(struct store *s, const char *reader, int64_t before_ms,
+    int retention_days, int *n)
+{
+	struct purge_item it[PURGE_BATCH];
+	struct store_audit ev = { .event = "message.purged", .actor = "gateway",
+	    .reader = reader, .code = "OK" };
+	sqlite3_stmt *st = NULL;
+	char detail[200];
+	int i, k = 0, r, rc;
+
+	if ((r = purge_due(s, reader, before_ms, it, &k)) != 0 || k == 0)
+		goto out;
+	if ((r = prep(s, "UPDATE deliveries SET envelope = X''"
+	    " WHERE seq = ?1", &st)) != 0)
+		goto out;
+	for (i = 0; i < k; i++) {
+		sqlite3_bind_int64(st, 1, it[i].seq);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			r = store_int_err(rc);
+			goto out;
+		}
+		snprintf(detail, sizeof(detail), "envelope sha256 %s, %" PRId64
+		    " bytes, deleted %d days after delivery", it[i].sha256,
+		    it[i].len, retention_days);
+		ev.msg_id = it[i].msg_id;
+		ev.detail = detail;
+		if ((r = store_audit_in_txn(s, &ev)) != 0)
+			goto out;
+	}
+ out:
+	sqlite3_finalize(st);
+	if (r == 0)
+		*n = k;
+	return r;
+}
+
+int
+store_log_purge(struct store *s, const char *reader, int64_t closed_before_ms,
+    int retention_days, int *n)
+{
+	int r, k, total = 0;
+
+	if (reader == NULL || reader[0] == '\0' || retention_days < 0)
+		return GW_ERR_INVALID;
+	do {
+		k = 0;
+		if ((r = store_int_begin(s)) != 0)
+			return r;
+		if ((r = store_int_end(s, purge_batch(s, reader, closed_before_ms,
+		    retention_days, &k))) != 0)
+			return r;
+		total += k;
+	} while (k == PURGE_BATCH);
+	if (n != NULL)
+		*n = total;
+	return 0;
+}

@@ -38,7 +38,12 @@
 static int
 io_fail(char *why, size_t whylen, const char *what, const char *name)
 {
-	snprintf(why, whylen, "cannot %s %s: %s", what, name, strerror(errno));
+	int e = errno;
+
+	/* the name may be long: the reason is cut, never the buffer */
+	if (snprintf(why, whylen, "cannot %s %.120s: %s", what, name,
+	    strerror(e)) < 0)
+		why[0] = '\0';
 	return GW_ERR_IO;
 }
 

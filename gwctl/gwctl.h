@@ -123,6 +123,8 @@ int cmd_submit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_mailbox(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_authority(int argc, char **argv);
 
 /* ---- cmd_decrypt.c, shared with cmd_authority.c ---- */

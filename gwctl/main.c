@@ -27,6 +27,8 @@ static const struct command {
 	{ "status", cmd_status, "print the process card of a submission" },
 	{ "mailbox", cmd_mailbox, "list, fetch and close an authority's messages" },
 	{ "decrypt", cmd_decrypt, "decrypt a fetched message and unpack it" },
+	{ "audit", cmd_audit, "verify, search, export and prove the audit log" },
+	{ "verify", cmd_verify, "check signatures offline, print the report" },
 	{ "authority", cmd_authority, "authority serve: receive pushed messages" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -488,13 +488,14 @@ gateway_apply(struct config *c, const struct kvfile *f, char *err, size_t errlen
 static const char *const profile_keys[] = {
 	"id", "kind", "name", "tls_cert", "delivery", "encryption_cert",
 	"services", "max_size", "readers", "endpoint", "endpoint_ca",
-	"receipt_cert", "max_attempts", "max_age", "retry_base", "retry_max"
+	"receipt_cert", "max_attempts", "max_age", "retry_base", "retry_max",
+	"retention"
 };
 /* Keys only an authority profile may have; "readers" is portal-only. */
 static const char *const authority_only[] = {
 	"delivery", "encryption_cert", "services", "max_size", "endpoint",
 	"endpoint_ca", "receipt_cert", "max_attempts", "max_age", "retry_base",
-	"retry_max"
+	"retry_max", "retention"
 };
 
 static int
@@ -689,7 +690,7 @@ tls_fpr_load(const struct kvfile *f, const struct kv *kv, struct party *p,
 	return r;
 }
 
-/* A number key of a push profile, in [min, max], or def when absent. */
+/* A number key of an authority profile, in [min, max], or def when absent. */
 static int
 push_long(const struct kvfile *f, const char *key, long min, long max,
     long def, long *out, char *err, size_t errlen)
@@ -776,6 +777,7 @@ authority_apply(const struct config *c, const struct kvfile *f,
     struct party *p, char *err, size_t errlen)
 {
 	const struct kv *kv;
+	long v;
 	int r;
 
 	util_strlcpy(p->delivery, "pull", sizeof(p->delivery));
@@ -806,6 +808,10 @@ authority_apply(const struct config *c, const struct kvfile *f,
 		    "bytes from 1 to 4G (suffixes k, M, G), not \"%s\"", kv->value);
 		return GW_ERR_CONFIG;
 	}
+	/* Days a delivered message body is kept (gateway/store_log.c). */
+	if (push_long(f, "retention", 0, 36500, 365, &v, err, errlen) != 0)
+		return GW_ERR_CONFIG;
+	p->retention_days = (int)v;
 	return 0;
 }
 
@@ -1108,7 +1114,8 @@ static const char dev_portal[] =
     "delivery = pull\n"							\
     "encryption_cert = ../" id ".pem\n"					\
     "# services = urn:gatewayd:service:example   (left out: any service)\n" \
-    "max_size = 16M\n"
+    "max_size = 16M\n"							\
+    "# retention = 365   (days a delivered message body is kept)\n"
 
 static int
 write_if_missing(const char *dir, const char *name, const char *text,

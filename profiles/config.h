@@ -32,6 +32,7 @@ struct party {
 	char **services;	/* accepted service URIs; none = any */
 	size_t nservices;
 	size_t max_size;	/* largest submission it takes, bytes */
+	int retention_days;	/* days a delivered body is kept (default 365) */
 	/* portal */
 	char **readers;		/* authorities it may submit to; none = any */
 	size_t nreaders;
