@@ -212,6 +212,11 @@ fetch_message(struct worker *w, const struct job_req *req,
 
 	r = store_mailbox_fetch(w->store, req->client->id, id, util_now_ms(),
 	    &ev, &resp->body, &resp->body_len);
+	if (r == 0 && resp->body_len == 0) {	/* purged (retention) */
+		free(resp->body);
+		resp->body = NULL;
+		r = GW_ERR_GONE;
+	}
 	if (r != 0) {
 		api_reject(w, req, resp, "mailbox.rejected", NULL, r, NULL);
 		return;

@@ -74,6 +74,9 @@ static const struct errinfo errtab[] = {
 	    "the key is below the policy's minimum strength" },
 	[-GW_ERR_STATE] = { "WRONG_STATE", 409,
 	    "the message is not in a state that allows this" },
+	[-GW_ERR_GONE] = { "PURGED", 410,
+	    "the message's content was deleted after its retention period; "
+	    "its digests and history remain in the audit log" },
 	[-GW_ERR_CERT_INDETERMINATE] = { "CERT_INDETERMINATE", 422,
 	    "the signer certificate's revocation status could not be "
 	    "established, and the trust profile requires it" },

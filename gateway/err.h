@@ -44,7 +44,8 @@ enum {
 	GW_ERR_KEY_WEAK = -31,		/* key below the policy minimum */
 	GW_ERR_STATE = -32,		/* operation not possible in this state */
 	GW_ERR_CERT_INDETERMINATE = -33, /* revocation status not available */
-	GW_ERR__LAST = -34
+	GW_ERR_GONE = -34,		/* content purged after its retention */
+	GW_ERR__LAST = -35
 };
 
 /* A sentence describing the error; never NULL. */

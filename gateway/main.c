@@ -8,6 +8,7 @@
  * Everything that can be wrong with the configuration is found here,
  * before the first connection is accepted, and reported in one sentence.
  */
+#include <dirent.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/x509_vfy.h>
 
 #include "err.h"
@@ -126,6 +128,77 @@ gw_teardown(struct gw *gw)
 	config_free(gw->cfg);
 }
 
+static int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds one file (name, length, bytes) to the digest; a missing file too. */
+static void
+digest_file(EVP_MD_CTX *md, const char *path)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	char hdr[64];
+
+	(void)util_read_file(path, 64u << 20, &buf, &len);
+	snprintf(hdr, sizeof(hdr), "\n%zu\n", len);
+	EVP_DigestUpdate(md, path, strlen(path));
+	EVP_DigestUpdate(md, hdr, strlen(hdr));
+	if (buf)
+		EVP_DigestUpdate(md, buf, len);
+	free(buf);
+}
+
+/*
+ * SHA-256 over everything the configuration consists of: the gateway file,
+ * every profile (in name order), the trust and client CA files and the
+ * signing certificate.  Recorded with gateway.start, so an auditor sees
+ * each configuration (and trust store) the gateway ever ran with.
+ */
+static void
+config_digest(const struct config *c, char out[65])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char h[32];
+	unsigned int hl = 32;
+	char path[PATH_MAX + 300], *names[1024];
+	struct dirent *de;
+	size_t n = 0, i, l;
+	DIR *d;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		util_strlcpy(out, "unavailable", 65);
+		EVP_MD_CTX_free(md);
+		return;
+	}
+	digest_file(md, c->path);
+	if ((d = opendir(c->profiles_dir)) != NULL) {
+		while ((de = readdir(d)) != NULL && n < 1024) {
+			l = strlen(de->d_name);
+			if (de->d_name[0] != '.' && l > 5 &&
+			    strcmp(de->d_name + l - 5, ".conf") == 0)
+				names[n++] = strdup(de->d_name);
+		}
+		closedir(d);
+	}
+	qsort(names, n, sizeof(names[0]), cmpstr);
+	for (i = 0; i < n; i++) {
+		if (names[i]) {
+			snprintf(path, sizeof(path), "%s/%s", c->profiles_dir, names[i]);
+			digest_file(md, path);
+		}
+		free(names[i]);
+	}
+	digest_file(md, c->trust_ca);
+	digest_file(md, c->client_ca);
+	digest_file(md, c->sign_cert);
+	EVP_DigestFinal_ex(md, h, &hl);
+	EVP_MD_CTX_free(md);
+	util_hex(h, 32, out);
+}
+
 static void
 audit_lifecycle(const struct config *c, const char *event, const char *detail)
 {
@@ -175,7 +248,7 @@ main(int argc, char **argv)
 {
 	const char *config = NULL, *dev = NULL, *listen = NULL;
 	struct gw gw;
-	char err[1024] = "", detail[600];
+	char err[1024] = "", detail[600], digest[65];
 	int i, r;
 
 	for (i = 1; i < argc; i++) {
@@ -223,8 +296,10 @@ main(int argc, char **argv)
 		gw_teardown(&gw);
 		return 1;
 	}
-	snprintf(detail, sizeof(detail), "config %.300s, listen %.100s",
-	    gw.cfg->path, gw.cfg->listen);
+	config_digest(gw.cfg, digest);
+	snprintf(detail, sizeof(detail), "config %.300s, sha256 %s (profiles, "
+	    "trust store and signing certificate included), listen %.100s",
+	    gw.cfg->path, digest, gw.cfg->listen);
 	audit_lifecycle(gw.cfg, "gateway.start", detail);
 	if ((r = sealer_start(&gw)) != 0) {
 		fprintf(stderr, "gatewayd: cannot start the audit log sealer: %s\n",

@@ -6,6 +6,10 @@
  * a crash the next start seals what was left (the events themselves were
  * committed with their state changes).
  *
+ * It also applies retention (store_log_purge): at start and about once a
+ * minute, every authority's delivered message bodies older than its
+ * profile's retention are deleted, each with its audit event.
+ *
  * Owns its own store connection.  The signature goes through keys_sign().
  */
 #include <pthread.h>
@@ -17,8 +21,10 @@
 #include "gw.h"
 #include "pki.h"
 #include "store.h"
+#include "util.h"
 
 #define SEAL_INTERVAL_MS 1000
+#define PURGE_EVERY	60	/* seal intervals between retention runs */
 
 static struct {
 	pthread_t tid;
@@ -51,11 +57,47 @@ seal_now(struct store *s)
 		    gw_strerror(r));
 }
 
+/* Deletes the bodies whose retention has passed (profiles: retention). */
+static void
+purge_now(struct store *s)
+{
+	const struct config *c = L.gw->cfg;
+	const struct party *p;
+	int64_t now = util_now_ms();
+	size_t i;
+	int r;
+
+	for (i = 0; i < c->nparties; i++) {
+		p = &c->parties[i];
+		if (p->kind != PARTY_AUTHORITY)
+			continue;
+		r = store_log_purge(s, p->id,
+		    now - (int64_t)p->retention_days * 86400000, p->retention_days,
+		    NULL);
+		if (r != 0)
+			fprintf(stderr, "gatewayd: retention for %s failed: %s\n",
+			    p->id, gw_strerror(r));
+	}
+}
+
+/* Messages not delivered before their ObsoleteAfter expire, each with
+ * its audit event (store_dlv_expire); before sealing, so they are in. */
+static void
+expire_now(struct store *s)
+{
+	int n = 0, r;
+
+	if ((r = store_dlv_expire(s, util_now_ms(), &n)) != 0)
+		fprintf(stderr, "gatewayd: expiring messages failed: %s\n",
+		    gw_strerror(r));
+}
+
 static void *
 sealer_main(void *arg)
 {
 	struct store *s = arg;
 	struct timespec ts;
+	unsigned ticks = 0;
 
 	pthread_mutex_lock(&L.mu);
 	while (!L.stop) {
@@ -66,6 +108,9 @@ sealer_main(void *arg)
 		pthread_cond_timedwait(&L.cv, &L.mu, &ts);
 		pthread_mutex_unlock(&L.mu);
 		server_flush_refusals(s);
+		expire_now(s);
+		if (++ticks % PURGE_EVERY == 0)
+			purge_now(s);
 		seal_now(s);
 		pthread_mutex_lock(&L.mu);
 	}
@@ -86,6 +131,7 @@ sealer_start(struct gw *gw)
 	if ((r = store_open(gw->cfg->database, &s)) != 0)
 		return r;
 	seal_now(s);		/* what a crash left unsealed */
+	purge_now(s);
 	if (pthread_create(&L.tid, NULL, sealer_main, s) != 0) {
 		store_close(s);
 		return GW_ERR_INTERNAL;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <libxml/tree.h>
 #include <libxml/xmlschemas.h>
@@ -44,6 +45,7 @@ struct meta {
 	char service[256];
 	char scenario[256];
 	char subject[512];
+	int64_t obsolete_ms;		/* ObsoleteAfter, 0 if none */
 	char *readers[MAX_READERS];
 	char reader_buf[MAX_READERS][64];
 	size_t nreaders;
@@ -80,9 +82,52 @@ text(xmlNodePtr n, char *out, size_t outlen, int optional)
 	return len < outlen ? 0 : GW_ERR_TOO_LARGE;
 }
 
+/*
+ * An xs:dateTime with a time zone (the schema insists) to ms since the
+ * epoch: YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm).
+ */
+static int
+parse_datetime(const char *s, int64_t *out)
+{
+	struct tm tm;
+	int Y, M, D, h, m, sec, n = 0, oh = 0, om = 0, sign = 0;
+	long ms = 0;
+	const char *p;
+
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec,
+	    &n) != 6 || n != 19)
+		return GW_ERR_INVALID;
+	p = s + n;
+	if (*p == '.') {
+		int digits = 0;
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 3)
+				ms = ms * 10 + (*p - '0');
+		while (digits++ < 3)
+			ms *= 10;
+	}
+	if (*p == 'Z' && p[1] == '\0')
+		sign = 0;
+	else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 &&
+	    strlen(p) == 6)
+		sign = *p == '+' ? 1 : -1;
+	else
+		return GW_ERR_INVALID;
+	tm.tm_year = Y - 1900;
+	tm.tm_mon = M - 1;
+	tm.tm_mday = D;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	*out = ((int64_t)timegm(&tm) - sign * (oh * 3600 + om * 60)) * 1000 + ms;
+	return 0;
+}
+
 static int
 read_meta(xmlDocPtr doc, struct meta *m)
 {
+	char when[64];
 	xmlNodePtr md, o, d, c, q;
 	int r;
 
@@ -97,8 +142,12 @@ read_meta(xmlDocPtr doc, struct meta *m)
 	    (r = text(elem(q, "Service"), m->service, sizeof(m->service), 0)) != 0 ||
 	    (r = text(elem(q, "BusinessScenario"), m->scenario,
 	    sizeof(m->scenario), 0)) != 0 ||
-	    (r = text(elem(q, "Subject"), m->subject, sizeof(m->subject), 1)) != 0)
+	    (r = text(elem(q, "Subject"), m->subject, sizeof(m->subject), 1)) != 0 ||
+	    (r = text(elem(elem(md, "DeliveryAttributes"), "ObsoleteAfter"), when,
+	    sizeof(when), 1)) != 0)
 		return r;
+	if (when[0] && parse_datetime(when, &m->obsolete_ms) != 0)
+		return GW_ERR_SCHEMA;
 	for (c = d ? d->children : NULL; c; c = c->next) {
 		if (c->type != XML_ELEMENT_NODE)
 			continue;
@@ -285,6 +334,7 @@ accept_msg(struct worker *w, struct store_msg *sm, const struct meta *m,
 		util_strlcpy(d[i].reader, readers[i]->id, sizeof(d[i].reader));
 		util_strlcpy(d[i].state, STORE_ST_WAITING, sizeof(d[i].state));
 		d[i].push = strcmp(readers[i]->delivery, "push") == 0;
+		d[i].obsolete_ms = m->obsolete_ms;
 		d[i].size = (int64_t)elen;
 		d[i].created_ms = sm->received_ms;
 		d[i].envelope = env[i];
