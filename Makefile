@@ -88,6 +88,7 @@ $(BUILD)/loadgen: $(BUILD)/obj/bench/loadgen.o $(BUILD)/libgw.a
 bench: deps
 	$(MAKE) all $(BUILD)/loadgen
 	sh bench/run.sh $(BUILD)
+	sh bench/delivery.sh $(BUILD)
 
 clean:
 	rm -rf build
