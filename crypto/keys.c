@@ -93,6 +93,14 @@ keys_bits(const struct keys *k)
 	return EVP_PKEY_get_bits(k->pkey);
 }
 
+int
+keys_match_cert(const struct keys *k, X509 *cert)
+{
+	EVP_PKEY *pub = cert ? X509_get0_pubkey(cert) : NULL;
+
+	return pub != NULL && EVP_PKEY_eq(k->pkey, pub) == 1;
+}
+
 EVP_PKEY *
 keys_public(const struct keys *k)
 {

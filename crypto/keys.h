@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 struct keys;
 
@@ -24,6 +25,8 @@ void keys_free(struct keys *k);
 int keys_type(const struct keys *k);
 /* Size of the key in bits. */
 int keys_bits(const struct keys *k);
+/* 1 if cert carries this key's public half (cheap: no re-encoding). */
+int keys_match_cert(const struct keys *k, X509 *cert);
 /* A copy of the public half only (caller frees with EVP_PKEY_free);
  * NULL if out of memory. */
 EVP_PKEY *keys_public(const struct keys *k);

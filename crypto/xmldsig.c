@@ -882,10 +882,11 @@ xmldsig_sign_ex(xmlDocPtr doc, struct keys *key, X509 *cert,
 	r = GW_ERR_SIG_MULTIPLE;
 	if (dsig_count_signatures(doc, &existing) != 0)
 		goto out;
-	/* Never put a certificate next to a signature its key did not make. */
-	pub = keys_public(key);
+	/* Never put a certificate next to a signature its key did not make.
+	 * (keys_public() would re-encode the key through OpenSSL 3's decoders,
+	 * which costs more than the signature itself.) */
 	r = GW_ERR_INVALID;
-	if (pub == NULL || EVP_PKEY_eq(pub, X509_get0_pubkey(cert)) != 1)
+	if (!keys_match_cert(key, cert) || (pub = X509_get_pubkey(cert)) == NULL)
 		goto out;
 	if ((r = sign_into(doc, key, pub, cert, chain, opts ? opts : &def,
 	    &p)) != 0)

@@ -440,6 +440,26 @@ test_free_null(void **state)
  * holder's own EVP_PKEY, private half included, which any caller could
  * sign or decrypt with or write out with PEM_write_PrivateKey().
  */
+/* keys_match_cert: the cheap check signing relies on. */
+static void
+test_match_cert(void **state)
+{
+	struct pki_cert_spec spec = { .cn = "match", .days = 1 };
+	struct keys *k;
+	X509 *mine = NULL, *other = NULL;
+
+	(void)state;
+	assert_int_equal(pki_make_cert(&spec, F.rsa, NULL, NULL, &mine), 0);
+	assert_int_equal(pki_make_cert(&spec, F.rsa_other, NULL, NULL, &other), 0);
+	k = hold(F.rsa);
+	assert_int_equal(keys_match_cert(k, mine), 1);
+	assert_int_equal(keys_match_cert(k, other), 0);
+	assert_int_equal(keys_match_cert(k, NULL), 0);
+	keys_free(k);
+	X509_free(mine);
+	X509_free(other);
+}
+
 static void
 test_public_has_no_private_half(void **state)
 {
@@ -706,6 +726,7 @@ main(void)
 		cmocka_unit_test(test_load_encrypted_no_prompt),
 		cmocka_unit_test(test_free_null),
 		cmocka_unit_test(test_public_has_no_private_half),
+		cmocka_unit_test(test_match_cert),
 		cmocka_unit_test(test_sign_rsa_pkcs1),
 		cmocka_unit_test(test_sign_rsa_pss),
 		cmocka_unit_test(test_sign_ecdsa),
