@@ -24,6 +24,10 @@
 #include "keys.h"
 
 struct store;
+struct rev_cache;
+struct certcache;
+struct chain_ctx;
+struct crypto_policy;
 
 struct gw {
 	struct config *cfg;
@@ -32,6 +36,10 @@ struct gw {
 	struct keys *sign_key;		/* the gateway's signing key */
 	X509 *sign_cert;
 	xmlSchemaPtr submission_schema;	/* shared, read-only */
+	struct rev_cache *rev;		/* CRL/OCSP answers, refreshed in the background */
+	struct certcache *ccache;	/* verified paths */
+	struct chain_ctx *chain;	/* trust + revocation policy for signers */
+	struct crypto_policy *policy;	/* algorithm policy for signatures */
 	int dev;			/* started with --dev */
 };
 

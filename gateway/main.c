@@ -23,7 +23,12 @@
 #include <openssl/evp.h>
 #include <openssl/x509_vfy.h>
 
+#include "certcache.h"
+#include "chain.h"
 #include "err.h"
+#include "fetch.h"
+#include "policy.h"
+#include "revocation.h"
 #include "gw.h"
 #include "pki.h"
 #include "schemas.h"
@@ -88,6 +93,63 @@ load_trust(const char *file, X509_STORE **out)
 	return 0;
 }
 
+/*
+ * What signer verification needs: the revocation cache (local CRL from the
+ * configuration, CRL and OCSP from trusted certificates, refreshed in the
+ * background), the path cache, the chain context with the configured
+ * revocation policy, and the algorithm policy (strict, RSA-2048 accepted
+ * with a warning as DOMAIN.md allows).
+ */
+static int
+verify_setup(struct gw *gw, char *err, size_t errlen)
+{
+	static struct chain_ctx chain;
+	static struct crypto_policy policy;
+	struct rev_config rc;
+	enum rev_policy rp;
+	char why[160];
+	int r;
+
+	memset(&rc, 0, sizeof(rc));
+	if ((r = fetch_global_init()) != 0 ||
+	    (r = rev_cache_new(&rc, &gw->rev)) != 0 ||
+	    (r = certcache_new(4096, 300, &gw->ccache)) != 0) {
+		snprintf(err, errlen, "cannot set up revocation checking: %s",
+		    gw_strerror(r));
+		return r;
+	}
+	if (gw->cfg->crl_file[0] &&
+	    (r = rev_cache_add_source(gw->rev, gw->cfg->crl_file)) != 0) {
+		snprintf(err, errlen, "cannot load the CRL %s: %s", gw->cfg->crl_file,
+		    gw_strerror(r));
+		return r;
+	}
+	if (rev_policy_parse(gw->cfg->revocation, &rp) != 0) {
+		snprintf(err, errlen, "revocation must be require, prefer or off");
+		return GW_ERR_CONFIG;
+	}
+	if ((r = rev_refresher_start(gw->rev, 60)) != 0) {
+		snprintf(err, errlen, "cannot start the revocation refresher");
+		return r;
+	}
+	memset(&chain, 0, sizeof(chain));
+	chain.trust = gw->trust;
+	chain.trust_gen = 1;
+	chain.revocation = rp;
+	chain.rev = gw->rev;
+	chain.cache = gw->ccache;
+	policy_default(&policy);
+	if (policy_set(&policy, "allow_rsa2048", "yes", why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "algorithm policy: %s", why);
+		return GW_ERR_CONFIG;
+	}
+	chain.cert_check = policy_chain_check;
+	chain.cert_check_arg = &policy;
+	gw->chain = &chain;
+	gw->policy = &policy;
+	return 0;
+}
+
 static int
 gw_setup(struct gw *gw, char *err, size_t errlen)
 {
@@ -114,12 +176,17 @@ gw_setup(struct gw *gw, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot compile the embedded submission schema");
 		return r;
 	}
-	return 0;
+	return verify_setup(gw, err, errlen);
 }
 
 static void
 gw_teardown(struct gw *gw)
 {
+	if (gw->rev) {
+		rev_refresher_stop(gw->rev);
+		rev_cache_free(gw->rev);
+	}
+	certcache_free(gw->ccache);
 	xmlSchemaFree(gw->submission_schema);
 	X509_free(gw->sign_cert);
 	keys_free(gw->sign_key);

@@ -27,6 +27,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlschemas.h>
 
+#include "chain.h"
 #include "err.h"
 #include "gw.h"
 #include "pki.h"
@@ -388,6 +389,7 @@ submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp
 {
 	const struct party *readers[MAX_READERS];
 	struct dsig_info info;
+	struct chain_report report;
 	struct store_msg sm;
 	struct meta m;
 	xmlDocPtr doc = NULL;
@@ -396,6 +398,7 @@ submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp
 
 	memset(&m, 0, sizeof(m));
 	memset(&info, 0, sizeof(info));
+	memset(&report, 0, sizeof(report));
 	info.signature_ok = info.chain_ok = -1;
 	why[0] = '\0';
 	if (!media_type_ok(req->content_type)) {
@@ -422,10 +425,15 @@ submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp
 	}
 	/* Verify before looking at the MessageID: an unsigned document must
 	 * not learn whether an id exists, nor leave events on its trail. */
-	if ((r = xmldsig_verify(doc, w->gw->trust, 0, &info)) != 0) {
-		snprintf(why, sizeof(why), "%s (signer serial %.64s%s%.80s)",
+	if ((r = xmldsig_verify_chain(doc, w->gw->chain, 0, w->gw->policy, &info,
+	    &report)) != 0) {
+		/* "require" without an answer is not "untrusted": say so */
+		if (report.reason && strcmp(report.reason, "revocation-unavailable") == 0)
+			r = GW_ERR_CERT_INDETERMINATE;
+		snprintf(why, sizeof(why), "%s (signer serial %.64s%s%.120s)",
 		    gw_strerror(r), info.serial[0] ? info.serial : "unknown",
-		    info.chain_error[0] ? "; " : "", info.chain_error);
+		    report.detail[0] ? "; " : info.chain_error[0] ? "; " : "",
+		    report.detail[0] ? report.detail : info.chain_error);
 		goto reject;
 	}
 	if (replay(w, req, resp, &m, sha))

@@ -353,7 +353,7 @@ listen_valid(const char *s)
 
 /* ---- the gateway file ---- */
 
-enum gwkey_type { K_LISTEN, K_FILE, K_DIR, K_PATH, K_INT, K_SIZE };
+enum gwkey_type { K_LISTEN, K_FILE, K_DIR, K_PATH, K_INT, K_SIZE, K_REVOCATION };
 
 static const struct gwkey {
 	const char *name;
@@ -375,6 +375,8 @@ static const struct gwkey {
 	{ "io_threads", K_INT, offsetof(struct config, io_threads), 0, 64, 0 },
 	{ "max_body", K_SIZE, offsetof(struct config, max_body), 0, 0, 0 },
 	{ "max_pending", K_INT, offsetof(struct config, max_pending), 1, 1000000, 0 },
+	{ "revocation", K_REVOCATION, offsetof(struct config, revocation), 0, 0, 0 },
+	{ "crl", K_FILE, offsetof(struct config, crl_file), 0, 0, 0 },
 };
 #define NGATEWAY_KEYS (sizeof(gateway_keys) / sizeof(gateway_keys[0]))
 
@@ -447,6 +449,15 @@ gateway_value(struct config *c, const struct kvfile *f, const struct gwkey *k,
 			return GW_ERR_CONFIG;
 		}
 		return 0;
+	case K_REVOCATION:
+		if (strcmp(kv->value, "require") != 0 &&
+		    strcmp(kv->value, "prefer") != 0 && strcmp(kv->value, "off") != 0) {
+			cfgerr(err, errlen, f->path, kv->line, "revocation must be "
+			    "require, prefer or off, not \"%.40s\"", kv->value);
+			return GW_ERR_CONFIG;
+		}
+		util_strlcpy(field, kv->value, sizeof(c->revocation));
+		return 0;
 	}
 	return GW_ERR_INTERNAL;	/* a type without a case: a bug here */
 }
@@ -467,6 +478,8 @@ gateway_apply(struct config *c, const struct kvfile *f, char *err, size_t errlen
 	c->io_threads = 1;
 	c->max_body = 16 * 1024 * 1024;
 	c->max_pending = 256;
+	util_strlcpy(c->revocation, "prefer", sizeof(c->revocation));
+	c->crl_file[0] = '\0';
 	for (i = 0; i < NGATEWAY_KEYS; i++) {
 		if ((kv = kv_find(f, gateway_keys[i].name)) == NULL) {
 			if (gateway_keys[i].required) {

@@ -53,6 +53,8 @@ struct config {
 	int io_threads;		/* event-loop threads; 0 = 1 */
 	size_t max_body;	/* largest request body, bytes */
 	int max_pending;	/* queued requests before 503 */
+	char revocation[16];	/* signer revocation: require, prefer, off */
+	char crl_file[512];	/* a local CRL (PEM or DER), "" if none */
 	struct party *parties;
 	size_t nparties;
 };
