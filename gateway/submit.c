@@ -376,6 +376,36 @@ accept_msg(struct worker *w, struct store_msg *sm, const struct meta *m,
 	return r;
 }
 
+/*
+ * A valid signature by the wrong kind of key is still refused: the
+ * gateway's own certificate (it signs receipts and envelopes, never
+ * submissions) and an authority's (readers do not author what portals
+ * submit) chain to the same development CA, so the path check alone would
+ * let them through.
+ */
+static int
+signer_allowed(const struct gw *gw, X509 *signer, char *why, size_t whylen)
+{
+	const struct party *p;
+	char fpr[65];
+
+	if (signer == NULL)
+		return 0;
+	if (X509_cmp(signer, gw->sign_cert) == 0) {
+		snprintf(why, whylen, "the gateway's own certificate cannot sign a "
+		    "submission");
+		return GW_ERR_CERT_USAGE;
+	}
+	if (pki_cert_fingerprint(signer, fpr) == 0 &&
+	    (p = config_party_by_fpr(gw->cfg, fpr)) != NULL &&
+	    p->kind == PARTY_AUTHORITY) {
+		snprintf(why, whylen, "the certificate of authority %s cannot sign "
+		    "a portal's submission", p->id);
+		return GW_ERR_CERT_USAGE;
+	}
+	return 0;
+}
+
 static int
 validate(struct worker *w, xmlDocPtr doc)
 {
@@ -436,6 +466,8 @@ submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp
 		    report.detail[0] ? report.detail : info.chain_error);
 		goto reject;
 	}
+	if ((r = signer_allowed(w->gw, info.signer, why, sizeof(why))) != 0)
+		goto reject;
 	if (replay(w, req, resp, &m, sha))
 		goto out;
 	if ((r = check_readers(w->gw, req, &m, readers, why, sizeof(why))) != 0)

@@ -79,6 +79,13 @@ err portal-1 422 SIGNATURE_INVALID "tampered content" -H "$ct" --data-binary @"$
 "$GWCTL" sign --key "$DEV/portal-1.key" --cert "$DEV/portal-1.pem" "$T/u2.xml" >"$T/unknown-reader.xml"
 err portal-1 422 UNKNOWN_READER "unknown reader authority" -H "$ct" --data-binary @"$T/unknown-reader.xml" "$URL/v1/submissions"
 
+# A valid signature by the wrong kind of key: an authority's or the gateway's.
+"$GWCTL" sample --to authority-a >"$T/wk.xml"
+"$GWCTL" sign --key "$DEV/authority-b.key" --cert "$DEV/authority-b.pem" "$T/wk.xml" >"$T/by-authority.xml"
+err portal-1 422 CERT_USAGE "signed with an authority's certificate" -H "$ct" --data-binary @"$T/by-authority.xml" "$URL/v1/submissions"
+"$GWCTL" sign --key "$DEV/gateway.key" --cert "$DEV/gateway.pem" "$T/wk.xml" >"$T/by-gateway.xml"
+err portal-1 422 CERT_USAGE "signed with the gateway's own certificate" -H "$ct" --data-binary @"$T/by-gateway.xml" "$URL/v1/submissions"
+
 # Same MessageID, other bytes.
 "$GWCTL" sample --to authority-a --id dup-1 --subject one >"$T/d1u.xml"
 "$GWCTL" sample --to authority-a --id dup-1 --subject two >"$T/d2u.xml"
