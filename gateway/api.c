@@ -276,9 +276,9 @@ api_handle(struct worker *w, const struct job_req *req, struct job_resp *resp)
 		    "only GET and POST are served");
 		return;
 	}
-	if (req->client == NULL) {
+	if (req->client == NULL) {	/* check_cb refuses these before: defence */
 		api_reject(w, req, resp, "client.rejected", NULL,
-		    GW_ERR_UNAUTHENTICATED, req->auth_error);
+		    GW_ERR_UNAUTHENTICATED, NULL);
 		return;
 	}
 	if (strcmp(req->path, "/v1/submissions") == 0) {

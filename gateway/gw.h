@@ -61,7 +61,6 @@ struct job_req {
 	char query[512];		/* raw query string, may be empty */
 	char content_type[128];
 	const struct party *client;	/* authenticated peer; NULL if none */
-	char auth_error[200];		/* why client is NULL */
 	unsigned char *body;
 	size_t body_len;
 	/* Set when the HTTP layer refused the request before it was complete

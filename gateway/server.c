@@ -245,7 +245,6 @@ request_cb(struct http_conn *c, struct job_req *req, void *arg)
 {
 	struct iothread *io = arg;
 	struct job *j;
-	char why[200];
 
 	if (!req->pre_error && req->method == HTTP_GET &&
 	    strcmp(req->path, "/healthz") == 0) {
@@ -264,11 +263,6 @@ request_cb(struct http_conn *c, struct job_req *req, void *arg)
 		free(req);
 		return;
 	}
-	if (!req->pre_error && req->client == NULL) {	/* cannot happen */
-		req->pre_error = GW_ERR_UNAUTHENTICATED;
-		util_strlcpy(req->pre_msg, "no client identity", sizeof(req->pre_msg));
-	}
-	(void)why;
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		free(req->body);
 		free(req);
