@@ -782,6 +782,14 @@ store_int_db(struct store *s)
 }
 
 int
+store_int_prep(struct store *s, const char *sql, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+
+	return rc == SQLITE_OK ? 0 : dberr(rc);
+}
+
+int
 store_int_err(int rc)
 {
 	return dberr(rc);

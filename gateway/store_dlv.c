@@ -19,14 +19,6 @@
 #include "util.h"
 
 static int
-prep(struct store *s, const char *sql, sqlite3_stmt **st)
-{
-	int rc = sqlite3_prepare_v2(store_int_db(s), sql, -1, st, NULL);
-
-	return rc == SQLITE_OK ? 0 : store_int_err(rc);
-}
-
-static int
 step_done(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
@@ -44,7 +36,7 @@ update_one(struct store *s, const char *sql, const char *msg_id,
 	sqlite3_stmt *st;
 	int r, rc;
 
-	if ((r = prep(s, sql, &st)) != 0)
+	if ((r = store_int_prep(s, sql, &st)) != 0)
 		return r;
 	sqlite3_bind_text(st, 1, msg_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, reader, -1, SQLITE_STATIC);
@@ -92,7 +84,7 @@ claim(struct store *s, int64_t now_ms, int max,
 	const void *p;
 	int r, rc, len;
 
-	if ((r = prep(s, "SELECT msg_id, reader, attempts, created_ms, envelope"
+	if ((r = store_int_prep(s, "SELECT msg_id, reader, attempts, created_ms, envelope"
 	    " FROM deliveries WHERE state = 'queued' AND next_attempt_ms <= ?1"
 	    " ORDER BY created_ms, seq LIMIT 200", &st)) != 0)
 		return r;
@@ -226,7 +218,7 @@ move_all(struct store *s, const char *sel, const char *upd,
 	size_t n = 0, cap = 0, i;
 	int r, rc;
 
-	if ((r = prep(s, sel, &st)) != 0)
+	if ((r = store_int_prep(s, sel, &st)) != 0)
 		return r;
 	sqlite3_bind_int64(st, 1, now);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -302,7 +294,7 @@ store_dlv_cancel(struct store *s, const char *portal, const char *msg_id,
 
 	if ((r = store_int_begin(s)) != 0)
 		return r;
-	if ((r = prep(s, "SELECT 1 FROM messages WHERE id = ?1 AND portal = ?2",
+	if ((r = store_int_prep(s, "SELECT 1 FROM messages WHERE id = ?1 AND portal = ?2",
 	    &st)) != 0)
 		goto out;
 	sqlite3_bind_text(st, 1, msg_id, -1, SQLITE_STATIC);
@@ -313,7 +305,7 @@ store_dlv_cancel(struct store *s, const char *portal, const char *msg_id,
 		r = rc == SQLITE_DONE ? GW_ERR_NOT_FOUND : store_int_err(rc);
 		goto out;
 	}
-	if ((r = prep(s, "UPDATE deliveries SET state = 'cancelled' WHERE"
+	if ((r = store_int_prep(s, "UPDATE deliveries SET state = 'cancelled' WHERE"
 	    " msg_id = ?1 AND state IN ('waiting', 'queued')", &st)) != 0)
 		goto out;
 	sqlite3_bind_text(st, 1, msg_id, -1, SQLITE_STATIC);
@@ -340,7 +332,7 @@ store_dlv_receipt(struct store *s, const char *msg_id, const char *reader,
 	unsigned char *buf;
 	int r, rc, n;
 
-	if ((r = prep(s, "SELECT reception_receipt FROM deliveries WHERE"
+	if ((r = store_int_prep(s, "SELECT reception_receipt FROM deliveries WHERE"
 	    " msg_id = ?1 AND reader = ?2 AND reception_receipt IS NOT NULL",
 	    &st)) != 0)
 		return r;
@@ -370,7 +362,7 @@ store_dlv_count(struct store *s, const char *state, int64_t *n)
 	sqlite3_stmt *st;
 	int r, rc;
 
-	if ((r = prep(s, "SELECT count(*) FROM deliveries WHERE mode = 'push'"
+	if ((r = store_int_prep(s, "SELECT count(*) FROM deliveries WHERE mode = 'push'"
 	    " AND state = ?1", &st)) != 0)
 		return r;
 	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
@@ -390,7 +382,7 @@ store_msg_events(struct store *s, const char *msg_id,
 	size_t n = 0, cap = 0;
 	int r, rc;
 
-	if ((r = prep(s, "SELECT seq, time_ms, event, actor, msg_id, reader,"
+	if ((r = store_int_prep(s, "SELECT seq, time_ms, event, actor, msg_id, reader,"
 	    " code, detail FROM audit WHERE msg_id = ?1 ORDER BY seq LIMIT 1000",
 	    &st)) != 0)
 		return r;

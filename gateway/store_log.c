@@ -27,23 +27,13 @@
 #include "store_int.h"
 #include "util.h"
 
-/* Runs sql (one row expected, or none) binding one int64; copies a blob
- * column 0 of 32 bytes into out.  GW_ERR_NOT_FOUND without a row. */
-static int
-prep(struct store *s, const char *sql, sqlite3_stmt **st)
-{
-	int rc = sqlite3_prepare_v2(store_int_db(s), sql, -1, st, NULL);
-
-	return rc == SQLITE_OK ? 0 : store_int_err(rc);
-}
-
 int
 store_log_node(struct store *s, int level, int64_t idx, unsigned char out[32])
 {
 	sqlite3_stmt *st;
 	int r, rc;
 
-	if ((r = prep(s, "SELECT hash FROM audit_nodes WHERE level = ?1"
+	if ((r = store_int_prep(s, "SELECT hash FROM audit_nodes WHERE level = ?1"
 	    " AND idx = ?2", &st)) != 0)
 		return r;
 	sqlite3_bind_int(st, 1, level);
@@ -133,7 +123,7 @@ store_log_checkpoint(struct store *s, int64_t tree_size,
 	sqlite3_stmt *st;
 	int r, rc;
 
-	r = prep(s, tree_size > 0 ?
+	r = store_int_prep(s, tree_size > 0 ?
 	    "SELECT " CP_COLS " FROM checkpoints WHERE tree_size = ?1" :
 	    "SELECT " CP_COLS " FROM checkpoints ORDER BY tree_size DESC LIMIT 1",
 	    &st);
@@ -160,7 +150,7 @@ store_log_checkpoints(struct store *s, struct store_checkpoint **out,
 	size_t cnt = 0, cap = 0;
 	int r, rc;
 
-	if ((r = prep(s, "SELECT " CP_COLS " FROM checkpoints ORDER BY"
+	if ((r = store_int_prep(s, "SELECT " CP_COLS " FROM checkpoints ORDER BY"
 	    " tree_size", &st)) != 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -231,9 +221,9 @@ seal_rows(struct store *s, struct merkle_frontier *f)
 	int64_t seq;
 	int r, rc;
 
-	if ((r = prep(s, "SELECT seq, time_ms, event, actor, msg_id, reader,"
+	if ((r = store_int_prep(s, "SELECT seq, time_ms, event, actor, msg_id, reader,"
 	    " code, detail FROM audit WHERE seq > ?1 ORDER BY seq", &st)) != 0 ||
-	    (r = prep(s, "INSERT INTO audit_nodes (level, idx, hash)"
+	    (r = store_int_prep(s, "INSERT INTO audit_nodes (level, idx, hash)"
 	    " VALUES (?1, ?2, ?3)", &ins)) != 0)
 		goto out;
 	sqlite3_bind_int64(st, 1, (int64_t)f->size);
@@ -262,7 +252,7 @@ cp_insert(struct store *s, const struct store_checkpoint *c)
 	sqlite3_stmt *st;
 	int r, rc;
 
-	if ((r = prep(s, "INSERT INTO checkpoints (" CP_COLS ")"
+	if ((r = store_int_prep(s, "INSERT INTO checkpoints (" CP_COLS ")"
 	    " VALUES (?1, ?2, ?3, ?4, ?5)", &st)) != 0)
 		return r;
 	sqlite3_bind_int64(st, 1, c->tree_size);
@@ -358,7 +348,7 @@ store_log_index_of(struct store *s, const char *msg_id, const char *event,
 	sqlite3_stmt *st;
 	int r, rc;
 
-	if ((r = prep(s, "SELECT min(seq) FROM audit WHERE msg_id = ?1"
+	if ((r = store_int_prep(s, "SELECT min(seq) FROM audit WHERE msg_id = ?1"
 	    " AND event = ?2", &st)) != 0)
 		return r;
 	sqlite3_bind_text(st, 1, msg_id, -1, SQLITE_STATIC);
@@ -421,7 +411,7 @@ purge_due(struct store *s, const char *reader, int64_t before_ms,
 	const void *p;
 	int r, rc, k = 0;
 
-	if ((r = prep(s, "SELECT seq, msg_id, envelope FROM deliveries"
+	if ((r = store_int_prep(s, "SELECT seq, msg_id, envelope FROM deliveries"
 	    " WHERE reader = ?1 AND state = '" STORE_ST_DELIVERED "'"
 	    " AND closed_ms > 0 AND closed_ms <= ?2 AND length(envelope) > 0"
 	    " ORDER BY seq LIMIT ?3", &st)) != 0)
@@ -460,7 +450,7 @@ purge_batch(struct store *s, const char *reader, int64_t before_ms,
 
 	if ((r = purge_due(s, reader, before_ms, it, &k)) != 0 || k == 0)
 		goto out;
-	if ((r = prep(s, "UPDATE deliveries SET envelope = X''"
+	if ((r = store_int_prep(s, "UPDATE deliveries SET envelope = X''"
 	    " WHERE seq = ?1", &st)) != 0)
 		goto out;
 	for (i = 0; i < k; i++) {
