@@ -15,6 +15,7 @@
 #include "err.h"
 #include "gw.h"
 #include "merkle.h"
+#include "render.h"
 #include "store.h"
 #include "util.h"
 
@@ -71,39 +72,13 @@ add_checkpoint(xmlNodePtr parent, xmlNsPtr ns, const struct gw *gw,
 static int
 finish(xmlDocPtr doc, struct job_resp *resp)
 {
-	xmlChar *buf = NULL;
-	int n = 0;
+	int r;
 
-	xmlDocDumpMemoryEnc(doc, &buf, &n, "UTF-8");
-	if (buf == NULL)
-		return GW_ERR_NOMEM;
-	if ((resp->body = malloc((size_t)n + 1)) == NULL) {
-		xmlFree(buf);
-		return GW_ERR_NOMEM;
-	}
-	memcpy(resp->body, buf, (size_t)n);
-	resp->body_len = (size_t)n;
-	xmlFree(buf);
+	if ((r = render_doc_dump(doc, &resp->body, &resp->body_len)) != 0)
+		return r;
 	resp->status = 200;
 	resp->content_type = "application/xml";
 	return 0;
-}
-
-static xmlDocPtr
-new_doc(const char *root, xmlNodePtr *rootp, xmlNsPtr *nsp)
-{
-	xmlDocPtr doc = xmlNewDoc(XC "1.0");
-	xmlNodePtr r;
-
-	if (doc == NULL || (r = xmlNewDocNode(doc, NULL, XC root, NULL)) == NULL) {
-		xmlFreeDoc(doc);
-		return NULL;
-	}
-	xmlDocSetRootElement(doc, r);
-	*nsp = xmlNewNs(r, XC NS_AUDIT, NULL);
-	xmlSetNs(r, *nsp);
-	*rootp = r;
-	return doc;
 }
 
 void
@@ -121,7 +96,7 @@ audit_get_checkpoint(struct worker *w, const struct job_req *req,
 		    r == GW_ERR_NOT_FOUND ? "no checkpoint has been sealed yet" : NULL);
 		return;
 	}
-	if ((doc = new_doc("CheckpointResponse", &root, &ns)) == NULL) {
+	if ((doc = render_doc_new(NS_AUDIT, "CheckpointResponse", &root, &ns)) == NULL) {
 		api_error(resp, GW_ERR_NOMEM, NULL);
 		return;
 	}
@@ -154,7 +129,7 @@ build_proof(struct worker *w, const char *msg_id, int64_t leaf,
 	if ((r = merkle_event_encode(row.seq, row.time_ms, f, &enc, &elen)) != 0)
 		return r;
 	r = GW_ERR_NOMEM;
-	if ((doc = new_doc("InclusionProof", &root, &ns)) == NULL)
+	if ((doc = render_doc_new(NS_AUDIT, "InclusionProof", &root, &ns)) == NULL)
 		goto out;
 	xmlNewTextChild(root, ns, XC "MessageID", XC msg_id);
 	child_i64(root, ns, "LeafIndex", leaf);
@@ -225,7 +200,7 @@ audit_get_consistency(struct worker *w, const struct job_req *req,
 		    "checkpoints" : NULL);
 		return;
 	}
-	if ((doc = new_doc("ConsistencyProof", &root, &ns)) == NULL) {
+	if ((doc = render_doc_new(NS_AUDIT, "ConsistencyProof", &root, &ns)) == NULL) {
 		api_error(resp, GW_ERR_NOMEM, NULL);
 		return;
 	}

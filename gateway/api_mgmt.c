@@ -16,6 +16,7 @@
 
 #include "err.h"
 #include "gw.h"
+#include "render.h"
 #include "store.h"
 #include "util.h"
 #include "xmldsig.h"
@@ -24,46 +25,20 @@
 #define NS_REPORT	"urn:gatewayd:report:1"
 #define XC (const xmlChar *)
 
-static xmlDocPtr
-new_doc(const char *ns, const char *root, xmlNodePtr *rootp, xmlNsPtr *nsp)
-{
-	xmlDocPtr doc = xmlNewDoc(XC "1.0");
-	xmlNodePtr r;
-
-	if (doc == NULL || (r = xmlNewDocNode(doc, NULL, XC root, NULL)) == NULL) {
-		xmlFreeDoc(doc);
-		return NULL;
-	}
-	xmlDocSetRootElement(doc, r);
-	*nsp = xmlNewNs(r, XC ns, NULL);
-	xmlSetNs(r, *nsp);
-	*rootp = r;
-	return doc;
-}
-
 static void
 finish(struct worker *w, xmlDocPtr doc, int sign, struct job_resp *resp)
 {
-	xmlChar *buf = NULL;
-	int n = 0, r = 0;
+	int r = doc ? 0 : GW_ERR_NOMEM;
 
-	if (doc == NULL) {
-		api_error(resp, GW_ERR_NOMEM, NULL);
-		return;
-	}
-	if (sign)
+	if (r == 0 && sign)
 		r = xmldsig_sign(doc, w->gw->sign_key, w->gw->sign_cert, NULL, 0);
 	if (r == 0)
-		xmlDocDumpMemoryEnc(doc, &buf, &n, "UTF-8");
+		r = render_doc_dump(doc, &resp->body, &resp->body_len);
 	xmlFreeDoc(doc);
-	if (r != 0 || buf == NULL || (resp->body = malloc((size_t)n + 1)) == NULL) {
-		xmlFree(buf);
-		api_error(resp, r ? r : GW_ERR_NOMEM, NULL);
+	if (r != 0) {
+		api_error(resp, r, NULL);
 		return;
 	}
-	memcpy(resp->body, buf, (size_t)n);
-	resp->body_len = (size_t)n;
-	xmlFree(buf);
 	resp->status = 200;
 	resp->content_type = "application/xml";
 }
@@ -80,7 +55,7 @@ mgmt_create_id(struct worker *w, const struct job_req *req, struct job_resp *res
 	util_new_id(id);
 	/* Unique and the portal's own: usable as MessageID at once. */
 	snprintf(full, sizeof(full), "%s:%s", req->client->id, id + 3);
-	if ((doc = new_doc(NS_MGMT, "MessageID", &root, &ns)) != NULL)
+	if ((doc = render_doc_new(NS_MGMT, "MessageID", &root, &ns)) != NULL)
 		xmlNodeSetContent(root, XC full);
 	finish(w, doc, 0, resp);
 }
@@ -92,7 +67,7 @@ mgmt_account(struct worker *w, const struct job_req *req, struct job_resp *resp)
 	xmlNsPtr ns;
 	xmlDocPtr doc;
 
-	if ((doc = new_doc(NS_MGMT, "Account", &root, &ns)) != NULL) {
+	if ((doc = render_doc_new(NS_MGMT, "Account", &root, &ns)) != NULL) {
 		xmlNewProp(root, XC "id", XC req->client->id);
 		xmlNewProp(root, XC "kind", XC(req->client->kind == PARTY_PORTAL ?
 		    "portal" : "authority"));
@@ -119,7 +94,7 @@ mgmt_lookup(struct worker *w, const struct job_req *req, struct job_resp *resp,
 	else if (p->enc_cert == NULL ||
 	    X509_cmp_current_time(X509_get0_notAfter(p->enc_cert)) <= 0)
 		why = "it has no valid encryption certificate";
-	if ((doc = new_doc(NS_MGMT, "Lookup", &root, &ns)) != NULL) {
+	if ((doc = render_doc_new(NS_MGMT, "Lookup", &root, &ns)) != NULL) {
 		xmlNewProp(root, XC "reader", XC reader);
 		xmlNewProp(root, XC "service", XC service);
 		xmlNewProp(root, XC "reachable", XC(why ? "false" : "true"));
@@ -152,7 +127,7 @@ mgmt_cancel(struct worker *w, const struct job_req *req, struct job_resp *resp,
 		return;
 	}
 	snprintf(buf, sizeof(buf), "%d", n);
-	if ((doc = new_doc(NS_MGMT, "Cancelled", &root, &ns)) != NULL) {
+	if ((doc = render_doc_new(NS_MGMT, "Cancelled", &root, &ns)) != NULL) {
 		xmlNewProp(root, XC "id", XC id);
 		xmlNewProp(root, XC "readers", XC buf);
 	}
@@ -219,7 +194,7 @@ mgmt_report(struct worker *w, const struct job_req *req, struct job_resp *resp,
 	for (i = 0; i < nev; i++)
 		if (strcmp(record_kind(ev[i].event, ev[i].code), "Warning") == 0)
 			warnings = 1;
-	if ((doc = new_doc(NS_REPORT, "TransportReport", &root, &ns)) == NULL) {
+	if ((doc = render_doc_new(NS_REPORT, "TransportReport", &root, &ns)) == NULL) {
 		api_error(resp, GW_ERR_NOMEM, NULL);
 		goto out;
 	}

@@ -22,8 +22,8 @@
 /* libxml2 takes const xmlChar *; BAD_CAST would cast const away. */
 #define XC (const xmlChar *)
 
-static int
-dump(xmlDocPtr doc, unsigned char **out, size_t *len)
+int
+render_doc_dump(xmlDocPtr doc, unsigned char **out, size_t *len)
 {
 	xmlChar *buf = NULL;
 	int n = 0;
@@ -69,8 +69,9 @@ dump_root(xmlDocPtr doc, unsigned char **out, size_t *len)
 	return 0;
 }
 
-static xmlDocPtr
-new_doc(const char *ns, const char *root, xmlNodePtr *rootp, xmlNsPtr *nsp)
+xmlDocPtr
+render_doc_new(const char *ns, const char *root, xmlNodePtr *rootp,
+    xmlNsPtr *nsp)
 {
 	xmlDocPtr doc = xmlNewDoc(XC "1.0");
 	xmlNodePtr r;
@@ -128,14 +129,14 @@ render_error(int err, const char *msg, unsigned char **out, size_t *len)
 
 	char clean[512];
 
-	if ((doc = new_doc(NULL, "Error", &root, NULL)) == NULL)
+	if ((doc = render_doc_new(NULL, "Error", &root, NULL)) == NULL)
 		return GW_ERR_NOMEM;
 	/* Messages may quote request bytes: keep the body valid XML. */
 	util_strlcpy(clean, msg && *msg ? msg : gw_strerror(err), sizeof(clean));
 	util_utf8_clean(clean);
 	child(root, NULL, "Code", gw_errcode(err));
 	child(root, NULL, "Message", clean);
-	r = dump(doc, out, len);
+	r = render_doc_dump(doc, out, len);
 	xmlFreeDoc(doc);
 	return r;
 }
@@ -187,7 +188,7 @@ render_receipt(const struct store_msg *m, char *const *readers,
 	size_t i;
 	int r;
 
-	if ((doc = new_doc(NS_RECEIPT, "AcceptanceReceipt", &root, &ns)) == NULL)
+	if ((doc = render_doc_new(NS_RECEIPT, "AcceptanceReceipt", &root, &ns)) == NULL)
 		return GW_ERR_NOMEM;
 	child(root, ns, "MessageID", m->id);
 	child(root, ns, "PortalMessageID", m->portal_msg_id);
@@ -205,7 +206,7 @@ render_receipt(const struct store_msg *m, char *const *readers,
 	snprintf(size, sizeof(size), "%" PRId64, log_index);
 	child(root, ns, "LogIndex", size);
 	if ((r = xmldsig_sign(doc, key, cert, NULL, 0)) == 0)
-		r = dump(doc, out, len);
+		r = render_doc_dump(doc, out, len);
 	xmlFreeDoc(doc);
 	return r;
 }
@@ -223,7 +224,7 @@ render_container(const struct store_msg *m, const unsigned char *sub,
 
 	if ((r = util_b64_encode(sub, sublen, &b64, &b64len)) != 0)
 		return r;
-	if ((doc = new_doc(NS_CONTAINER, "ContentContainer", &root, &ns)) == NULL) {
+	if ((doc = render_doc_new(NS_CONTAINER, "ContentContainer", &root, &ns)) == NULL) {
 		free(b64);
 		return GW_ERR_NOMEM;
 	}
@@ -328,7 +329,7 @@ render_envelope(const struct store_msg *m, const char *reader,
 		r = GW_ERR_NOMEM;
 		goto out;
 	}
-	r = dump(doc, out, len);
+	r = render_doc_dump(doc, out, len);
  out:
 	xmlFreeDoc(doc);
 	return r;
@@ -345,7 +346,7 @@ render_card(const struct store_msg *m, const struct store_delivery *d,
 	size_t i, closed = 0;
 	int r;
 
-	if ((doc = new_doc(NS_CARD, "ProcessCard", &root, &ns)) == NULL)
+	if ((doc = render_doc_new(NS_CARD, "ProcessCard", &root, &ns)) == NULL)
 		return GW_ERR_NOMEM;
 	child(root, ns, "MessageID", m->id);
 	child(root, ns, "PortalMessageID", m->portal_msg_id);
@@ -383,7 +384,7 @@ render_card(const struct store_msg *m, const struct store_delivery *d,
 			child(rd, ns, "LastError", d[i].last_error);
 	}
 	add_inspection(root, m);
-	r = dump(doc, out, len);
+	r = render_doc_dump(doc, out, len);
 	xmlFreeDoc(doc);
 	return r;
 }
@@ -399,7 +400,7 @@ render_mailbox(const struct store_mbox_entry *e, size_t n, int64_t total,
 	size_t i;
 	int r;
 
-	if ((doc = new_doc(NS_MAILBOX, "MailboxList", &root, &ns)) == NULL)
+	if ((doc = render_doc_new(NS_MAILBOX, "MailboxList", &root, &ns)) == NULL)
 		return GW_ERR_NOMEM;
 	snprintf(buf, sizeof(buf), "%" PRId64, total);
 	xmlNewProp(root, XC "count", XC buf);
@@ -418,7 +419,7 @@ render_mailbox(const struct store_mbox_entry *e, size_t n, int64_t total,
 		util_time_iso(e[i].received_ms, buf);
 		xmlNewProp(msg, XC "received", XC buf);
 	}
-	r = dump(doc, out, len);
+	r = render_doc_dump(doc, out, len);
 	xmlFreeDoc(doc);
 	return r;
 }
@@ -432,12 +433,12 @@ render_closed(const char *id, int64_t reception_ms, unsigned char **out,
 	char t[32];
 	int r;
 
-	if ((doc = new_doc(NS_MAILBOX, "Closed", &root, NULL)) == NULL)
+	if ((doc = render_doc_new(NS_MAILBOX, "Closed", &root, NULL)) == NULL)
 		return GW_ERR_NOMEM;
 	xmlNewProp(root, XC "id", XC id);
 	util_time_iso(reception_ms, t);
 	xmlNewProp(root, XC "reception", XC t);
-	r = dump(doc, out, len);
+	r = render_doc_dump(doc, out, len);
 	xmlFreeDoc(doc);
 	return r;
 }

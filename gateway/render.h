@@ -8,6 +8,7 @@
 #define GW_RENDER_H
 
 #include <stddef.h>
+#include <libxml/tree.h>
 #include <openssl/x509.h>
 
 #include "keys.h"
@@ -20,6 +21,13 @@
 #define NS_CARD		"urn:gatewayd:processcard:1"
 #define NS_MAILBOX	"urn:gatewayd:mailbox:1"
 #define NS_SOAP12	"http://www.w3.org/2003/05/soap-envelope"
+
+/* A new document with root element root in namespace ns (default
+ * namespace; ns may be NULL); *nsp (if not NULL) gets the namespace. */
+xmlDocPtr render_doc_new(const char *ns, const char *root, xmlNodePtr *rootp,
+    xmlNsPtr *nsp);
+/* The document as UTF-8 with an XML declaration, in malloc'd memory. */
+int render_doc_dump(xmlDocPtr doc, unsigned char **out, size_t *len);
 
 /* <Error><Code>CODE</Code><Message>msg or gw_strerror(err)</Message></Error> */
 int render_error(int err, const char *msg, unsigned char **out, size_t *len);
