@@ -6,9 +6,10 @@
  * altered, downgraded or malformed EncryptedData is refused with an error,
  * never decrypted into something else, never a crash.  Interop is checked
  * both ways against an independent implementation (npm xml-encryption,
- * tests/interop) and against the W3C XML-Enc 1.1 interop vectors in
- * ../shared/vectors; those cases skip with a message where the tool or the
- * vectors are absent.
+ * tests/interop), our output also against a second one that hands back
+ * bytes, not text (Apache Santuario on Java, tests/interop/santuario), and
+ * against the W3C XML-Enc 1.1 interop vectors in ../shared/vectors; those
+ * cases skip with a message where the tool or the vectors are absent.
  *
  * Documents are parsed with plain libxml2 here, not xmlparse_safe(): what is
  * under test is xmlenc.c, and its inputs are our own or the vectors.
@@ -1546,6 +1547,238 @@ test_interop_we_decrypt_node(void **state)
 	free(bin);
 }
 
+/* ---- interop with Apache Santuario (Java) ------------------------------ */
+
+/*
+ * The second independent implementation (tests/interop/santuario): Debian's
+ * libxml-security-java (Apache Santuario) on OpenJDK, XMLCipher.  Unlike
+ * xml-encryption it hands back the plaintext as bytes, so binary content
+ * (attachments) is checked byte for byte.  decrypt.sh unwraps the
+ * EncryptedKey that names the certificate it is given.
+ */
+#define SANTUARIO	INTEROP_DIR "/santuario/decrypt.sh"
+
+/*
+ * Runs `sh decrypt.sh ARGS >/dev/null 2>t->err` and returns whether it
+ * succeeded; when that is not what the caller expects, prints the script's
+ * message (prefixed with what, unless NULL).
+ */
+static int
+run_santuario(struct tmp *t, const char *args, int expect_ok, const char *what)
+{
+	char cmd[768];
+	unsigned char *msg = NULL;
+	size_t len;
+	int ok;
+
+	assert_true((size_t)snprintf(cmd, sizeof(cmd), "sh " SANTUARIO
+	    " %s >/dev/null 2>'%s'", args, t->err) < sizeof(cmd));
+	ok = system(cmd) == 0;
+	if (ok != expect_ok && util_read_file(t->err, 1 << 16, &msg, &len) == 0) {
+		print_message("%s%s: %s", what != NULL ? what : "decrypt.sh exited ",
+		    what != NULL ? "" : (ok ? "0" : "non-zero"), (const char *)msg);
+		free(msg);
+	}
+	return ok;
+}
+
+/*
+ * 1 when java, javac and the Santuario jars are there (decrypt.sh --check,
+ * which also compiles Decrypt.java once), else prints why.
+ */
+static int
+santuario_available(struct tmp *t)
+{
+	if (access(SANTUARIO, R_OK) != 0) {
+		print_message("skipped: " SANTUARIO " missing\n");
+		return 0;
+	}
+	return run_santuario(t, "--check", 1,
+	    "skipped: Apache Santuario not usable (run `make deps`)");
+}
+
+/* Decrypts t->in with Santuario as (key, cert); 1 on success. */
+static int
+santuario_decrypt(struct tmp *t, EVP_PKEY *key, X509 *cert, int expect_ok)
+{
+	char args[512];
+
+	assert_int_equal(pki_write_key(t->key, key), 0);
+	assert_int_equal(pki_write_cert(t->cert, cert), 0);
+	unlink(t->out);
+	assert_true((size_t)snprintf(args, sizeof(args), "'%s' '%s' '%s' '%s'",
+	    t->key, t->cert, t->in, t->out) < sizeof(args));
+	return run_santuario(t, args, expect_ok, NULL);
+}
+
+/* Santuario decrypts t->in for reader to exactly want. */
+static void
+santuario_expect(struct tmp *t, const struct party *reader, const void *want,
+    size_t wantlen)
+{
+	unsigned char *out = NULL;
+	size_t len = 0;
+
+	assert_true(santuario_decrypt(t, reader->pkey, reader->cert, 1));
+	assert_int_equal(util_read_file(t->out, 1 << 20, &out, &len), 0);
+	assert_int_equal(len, wantlen);
+	assert_memory_equal(out, want, wantlen);
+	free(out);
+}
+
+/* Santuario refuses t->in as (key, cert) and writes no OUT. */
+static void
+santuario_refuses(struct tmp *t, EVP_PKEY *key, X509 *cert)
+{
+	assert_false(santuario_decrypt(t, key, cert, 0));
+	assert_int_equal(access(t->out, F_OK), -1);
+}
+
+/*
+ * An attachment document as docs/attachments.md describes it: a standalone
+ * EncryptedData without Type, with Id and MimeType, written by xmlenc.c.
+ */
+static char *
+attachment_xml(const void *pt, size_t len, X509 *const *rcpt, size_t n)
+{
+	xmlDocPtr doc = xmlNewDoc(XC("1.0"));
+	xmlNodePtr ed = NULL;
+	char *s;
+
+	assert_non_null(doc);
+	assert_int_equal(xmlenc_encrypt(doc, pt, len, rcpt, n, &ed), 0);
+	xmlDocSetRootElement(doc, ed);
+	assert_int_equal(xmlUnsetProp(ed, XC("Type")), 0);
+	assert_non_null(xmlNewProp(ed, XC("Id"), XC("att-1")));
+	assert_non_null(xmlNewProp(ed, XC("MimeType"),
+	    XC("application/octet-stream")));
+	s = dump(doc);
+	xmlFreeDoc(doc);
+	return s;
+}
+
+static void
+santuario_write_in(struct tmp *t, const char *xml)
+{
+	/* What Santuario reads is our form, osci128:IvLength included. */
+	assert_non_null(strstr(xml, NS_OSCI128));
+	assert_int_equal(util_write_file(t->in, xml, strlen(xml), 0600), 0);
+}
+
+/*
+ * For recipients rcpt: binary bytes 0x00-0xff as an attachment document (no
+ * Type), then (forms 3) in a SOAP envelope (Type Element) and the container
+ * in an envelope decrypt with Santuario for every reader, byte for byte; a
+ * key the message is not for is refused.
+ */
+static void
+santuario_decrypts(struct tmp *t, X509 *const *rcpt, size_t n,
+    const struct party *const *readers, size_t nreaders, size_t forms)
+{
+	unsigned char *bin;
+	char *xml[3];
+	size_t i, j;
+
+	if (!santuario_available(t))
+		skip();
+	bin = binary_payload(5000);
+	xml[0] = attachment_xml(bin, 5000, rcpt, n);
+	xml[1] = encrypt_xml(bin, 5000, rcpt, n, 1);
+	xml[2] = encrypt_xml(container, strlen(container), rcpt, n, 1);
+	assert_null(strstr(xml[0], " Type="));
+	assert_non_null(strstr(xml[1], " Type=\"" NS_XENC "Element\""));
+	for (i = 0; i < forms && i < 3; i++) {
+		santuario_write_in(t, xml[i]);
+		for (j = 0; j < nreaders; j++) {
+			if (i == 2)
+				santuario_expect(t, readers[j], container,
+				    strlen(container));
+			else
+				santuario_expect(t, readers[j], bin, 5000);
+		}
+	}
+	/* Not a recipient: no EncryptedKey names its certificate. */
+	santuario_refuses(t, p2048.pkey, p2048.cert);
+	for (i = 0; i < 3; i++)
+		free(xml[i]);
+	free(bin);
+}
+
+static void
+test_interop_santuario_rsa3072(void **state)
+{
+	X509 *rcpt[1] = { p3072a.cert };
+	const struct party *readers[1] = { &p3072a };
+
+	santuario_decrypts(*state, rcpt, 1, readers, 1, 3);
+}
+
+static void
+test_interop_santuario_rsa4096(void **state)
+{
+	X509 *rcpt[1] = { p4096.cert };
+	const struct party *readers[1] = { &p4096 };
+
+	santuario_decrypts(*state, rcpt, 1, readers, 1, 3);
+}
+
+/* Two readers of different key sizes: each decrypts with its own key. */
+static void
+test_interop_santuario_two_recipients(void **state)
+{
+	X509 *rcpt[2] = { p3072a.cert, p4096.cert };
+	const struct party *readers[2] = { &p4096, &p3072a };
+
+	santuario_decrypts(*state, rcpt, 2, readers, 2, 3);
+}
+
+/*
+ * Key rollover: two RSA-3072 certificates (same key size, so only the
+ * certificate tells the EncryptedKeys apart), the current one second.
+ */
+static void
+test_interop_santuario_rollover(void **state)
+{
+	X509 *rcpt[2] = { p3072b.cert, p3072a.cert };
+	const struct party *readers[2] = { &p3072a, &p3072b };
+
+	santuario_decrypts(*state, rcpt, 2, readers, 2, 1);
+}
+
+/*
+ * Santuario checks what we rely on: the EncryptedKey is chosen by the
+ * certificate (the right certificate with another key fails in OAEP), and
+ * a changed ciphertext or tag fails GCM instead of decrypting to something.
+ */
+static void
+test_interop_santuario_refuses(void **state)
+{
+	struct tmp *t = *state;
+	X509 *rcpt[2] = { p3072a.cert, p4096.cert };
+	unsigned char *bin;
+	char *xml, *bad;
+	long off[2] = { 20, -1 };	/* a ciphertext byte, the last tag byte */
+	size_t i;
+
+	if (!santuario_available(t))
+		skip();
+	bin = binary_payload(600);
+	xml = attachment_xml(bin, 600, rcpt, 2);
+	santuario_write_in(t, xml);
+	santuario_refuses(t, p3072b.pkey, p3072a.cert);
+	santuario_refuses(t, p3072a.pkey, p4096.cert);
+	santuario_expect(t, &p3072a, bin, 600);
+	for (i = 0; i < 2; i++) {
+		bad = mutate(xml, mut_flip_data, &off[i]);
+		santuario_write_in(t, bad);
+		santuario_refuses(t, p3072a.pkey, p3072a.cert);
+		santuario_refuses(t, p4096.pkey, p4096.cert);
+		free(bad);
+	}
+	free(xml);
+	free(bin);
+}
+
 #define INTEROP_TEST(f) cmocka_unit_test_setup_teardown(f, tmp_setup, tmp_teardown)
 
 int
@@ -1581,6 +1814,11 @@ main(void)
 		INTEROP_TEST(test_interop_node_decrypts_rsa4096),
 		INTEROP_TEST(test_interop_node_decrypts_second_recipient),
 		INTEROP_TEST(test_interop_we_decrypt_node),
+		INTEROP_TEST(test_interop_santuario_rsa3072),
+		INTEROP_TEST(test_interop_santuario_rsa4096),
+		INTEROP_TEST(test_interop_santuario_two_recipients),
+		INTEROP_TEST(test_interop_santuario_rollover),
+		INTEROP_TEST(test_interop_santuario_refuses),
 	};
 
 	return cmocka_run_group_tests_name("xmlenc", tests, group_setup,
