@@ -110,7 +110,7 @@ struct attach_result {
  * and writes the plaintext to fd_out as it goes.  The header (everything
  * before the CipherValue text) may be at most 1 MiB; when cert is given the
  * matching EncryptedKey is used.  The plaintext is only valid when this
- * returns 0: on a bad tag it returns GW_ERR_DECRYPT and the caller must
+ * returns 0: on a bad tag it returns GW_ERR_CRYPTO and the caller must
  * discard what was written (write to a temporary file, rename after 0).
  */
 int attach_decrypt_fd(int fd_in, int fd_out, struct keys *key, X509 *cert,

@@ -14,7 +14,9 @@
  *
  * Invariants:
  * - The content key (CEK) lives only in a local buffer of xmlenc_encrypt()
- *   or xmlenc_decrypt() and is wiped on every path out of them.
+ *   or xmlenc_decrypt() and is wiped on every path out of them.  The two
+ *   halves exported for streaming (xmlenc_skeleton(), xmlenc_content_key(),
+ *   used by attach.c) only read a caller's key or hand one over.
  * - Plaintext leaves xmlenc_decrypt() only after the GCM tag verified; the
  *   buffer of a failed attempt is wiped (it is unauthenticated data).
  * - Algorithms are an allow-list.  Content: aes256-gcm, aes128-gcm.  Key
@@ -469,9 +471,12 @@ add_encrypted_key(xmlNodePtr keyinfo, xmlNsPtr xenc, xmlNsPtr ds, X509 *cert,
 	return r;
 }
 
-/* The EncryptedData element with its EncryptionMethod (aes256-gcm, IV 12). */
+/*
+ * The EncryptedData element with its EncryptionMethod (aes256-gcm, IV 12)
+ * and, unless type is NULL, a Type attribute.
+ */
 static xmlNodePtr
-new_encdata(xmlDocPtr doc, xmlNsPtr *xenc, xmlNsPtr *ds)
+new_encdata(xmlDocPtr doc, const char *type, xmlNsPtr *xenc, xmlNsPtr *ds)
 {
 	xmlNodePtr ed, em, iv;
 
@@ -481,7 +486,7 @@ new_encdata(xmlDocPtr doc, xmlNsPtr *xenc, xmlNsPtr *ds)
 	    (*ds = xmlNewNs(ed, XC(NS_DS), XC("ds"))) == NULL)
 		goto fail;
 	xmlSetNs(ed, *xenc);
-	if (xmlNewProp(ed, XC("Type"), XC(TYPE_ELEMENT)) == NULL ||
+	if ((type != NULL && xmlNewProp(ed, XC("Type"), XC(type)) == NULL) ||
 	    (em = xmlNewChild(ed, *xenc, XC("EncryptionMethod"), NULL)) == NULL ||
 	    xmlNewProp(em, XC("Algorithm"), XC(ALG_AES256_GCM)) == NULL ||
 	    (iv = add_own_ns_child(em, NS_OSCI128, "osci128",
@@ -495,41 +500,71 @@ new_encdata(xmlDocPtr doc, xmlNsPtr *xenc, xmlNsPtr *ds)
 }
 
 int
-xmlenc_encrypt(xmlDocPtr doc, const unsigned char *plain, size_t len,
-    X509 *const *rcpt, size_t nrcpt, xmlNodePtr *out)
+xmlenc_skeleton(xmlDocPtr doc, const unsigned char *cek, X509 *const *rcpt,
+    size_t nrcpt, const char *type, xmlNodePtr *out)
 {
-	unsigned char cek[CEK_LEN];
-	unsigned char *sealed = NULL;
-	size_t sealedlen = 0, i;
 	xmlNodePtr ed = NULL, keyinfo, cd;
 	xmlNsPtr xenc = NULL, ds = NULL;
-	int r = GW_ERR_INVALID;
+	size_t i;
+	int r;
 
-	if (doc == NULL || out == NULL || (plain == NULL && len > 0) ||
-	    rcpt == NULL || nrcpt == 0)
+	if (doc == NULL || cek == NULL || out == NULL || rcpt == NULL ||
+	    nrcpt == 0)
 		return GW_ERR_INVALID;
 	if (nrcpt > MAX_KEYS)
 		return GW_ERR_TOO_LARGE;
 	for (i = 0; i < nrcpt; i++)
 		if ((r = check_recipient(rcpt[i])) != 0)
 			return r;
-	if (RAND_bytes(cek, sizeof(cek)) != 1) {
-		r = GW_ERR_CRYPTO;
-		goto out;
-	}
-	if ((r = gcm_seal(cek, plain, len, &sealed, &sealedlen)) != 0)
-		goto out;
 	r = GW_ERR_NOMEM;
-	if ((ed = new_encdata(doc, &xenc, &ds)) == NULL ||
+	if ((ed = new_encdata(doc, type, &xenc, &ds)) == NULL ||
 	    (keyinfo = xmlNewChild(ed, ds, XC("KeyInfo"), NULL)) == NULL)
 		goto out;
 	for (i = 0; i < nrcpt; i++)
 		if ((r = add_encrypted_key(keyinfo, xenc, ds, rcpt[i], cek)) != 0)
 			goto out;
 	r = GW_ERR_NOMEM;
-	if ((cd = xmlNewChild(ed, xenc, XC("CipherData"), NULL)) == NULL)
+	if ((cd = xmlNewChild(ed, xenc, XC("CipherData"), NULL)) == NULL ||
+	    xmlNewChild(cd, xenc, XC("CipherValue"), NULL) == NULL)
 		goto out;
-	if ((r = add_b64_child(cd, xenc, "CipherValue", sealed, sealedlen)) != 0)
+	*out = ed;
+	ed = NULL;
+	r = 0;
+ out:
+	xmlFreeNode(ed);
+	return r;
+}
+
+int
+xmlenc_encrypt(xmlDocPtr doc, const unsigned char *plain, size_t len,
+    X509 *const *rcpt, size_t nrcpt, xmlNodePtr *out)
+{
+	unsigned char cek[CEK_LEN];
+	unsigned char *sealed = NULL;
+	char *b64 = NULL;
+	size_t sealedlen = 0, b64len = 0;
+	xmlNodePtr ed = NULL, cv;
+	int r;
+
+	if (doc == NULL || out == NULL || (plain == NULL && len > 0) ||
+	    rcpt == NULL || nrcpt == 0)
+		return GW_ERR_INVALID;
+	if (RAND_bytes(cek, sizeof(cek)) != 1) {
+		r = GW_ERR_CRYPTO;
+		goto out;
+	}
+	/* The recipients are checked before any content work. */
+	if ((r = xmlenc_skeleton(doc, cek, rcpt, nrcpt, TYPE_ELEMENT, &ed)) != 0 ||
+	    (r = gcm_seal(cek, plain, len, &sealed, &sealedlen)) != 0 ||
+	    (r = util_b64_encode(sealed, sealedlen, &b64, &b64len)) != 0)
+		goto out;
+	r = GW_ERR_INVALID;
+	if ((cv = child(child(ed, NS_XENC, "CipherData"), NS_XENC,
+	    "CipherValue")) == NULL)
+		goto out;
+	r = GW_ERR_NOMEM;
+	xmlNodeAddContent(cv, XC(b64));
+	if (cv->children == NULL)
 		goto out;
 	*out = ed;
 	ed = NULL;
@@ -537,6 +572,7 @@ xmlenc_encrypt(xmlDocPtr doc, const unsigned char *plain, size_t len,
  out:
 	OPENSSL_cleanse(cek, sizeof(cek));
 	free(sealed);
+	free(b64);
 	xmlFreeNode(ed);
 	return r;
 }
@@ -853,6 +889,30 @@ find_cek(xmlNodePtr encdata, struct keys *key, X509 *cert, size_t keylen,
 			r = e;
 	}
 	return r;
+}
+
+int
+xmlenc_content_key(xmlNodePtr encdata, struct keys *key, X509 *cert,
+    const EVP_CIPHER **cipher, size_t *ivlen, unsigned char **cek,
+    size_t *ceklen)
+{
+	const struct content_alg *alg = NULL;
+	unsigned char *k = NULL;
+	size_t n = 0;
+	int r;
+
+	if (encdata == NULL || key == NULL || cipher == NULL || ivlen == NULL ||
+	    cek == NULL || ceklen == NULL ||
+	    !is_elem(encdata, NS_XENC, "EncryptedData"))
+		return GW_ERR_INVALID;
+	if ((r = data_method(encdata, &alg, &n)) != 0 ||
+	    (r = find_cek(encdata, key, cert, alg->keylen, &k)) != 0)
+		return r;
+	*cipher = alg->cipher();
+	*ivlen = n;
+	*cek = k;
+	*ceklen = alg->keylen;
+	return 0;
 }
 
 int

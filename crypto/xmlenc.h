@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <libxml/tree.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "keys.h"
@@ -28,6 +29,30 @@
  */
 int xmlenc_encrypt(xmlDocPtr doc, const unsigned char *plain, size_t len,
     X509 *const *rcpt, size_t nrcpt, xmlNodePtr *out);
+
+/*
+ * The xenc:EncryptedData that xmlenc_encrypt() writes, for a content key
+ * the caller holds (cek: 32 bytes, AES-256-GCM) and without the content:
+ * CipherData/CipherValue is there and empty, for the caller to fill (or to
+ * stream, crypto/attach.c).  The EncryptedKeys are exactly those of
+ * xmlenc_encrypt(), and recipients are checked the same way.  Type is set
+ * to type unless that is NULL.  Created in doc, not linked into the tree;
+ * cek is only read.
+ */
+int xmlenc_skeleton(xmlDocPtr doc, const unsigned char *cek,
+    X509 *const *rcpt, size_t nrcpt, const char *type, xmlNodePtr *out);
+
+/*
+ * What decrypting encdata needs besides its CipherValue, checked as
+ * xmlenc_decrypt() checks it: the content cipher (AES-256-GCM or
+ * AES-128-GCM), the IV length osci128:IvLength announces (12 or 16; 0 when
+ * there is none) and the content key, unwrapped with key from the
+ * EncryptedKey chosen as xmlenc_decrypt() chooses it.  *cek is malloc'd,
+ * *ceklen bytes; wipe and free it with OPENSSL_clear_free().
+ */
+int xmlenc_content_key(xmlNodePtr encdata, struct keys *key, X509 *cert,
+    const EVP_CIPHER **cipher, size_t *ivlen, unsigned char **cek,
+    size_t *ceklen);
 
 /*
  * Decrypts an xenc:EncryptedData element with key.  When cert is given, the
