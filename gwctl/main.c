@@ -30,6 +30,7 @@ static const struct command {
 	{ "audit", cmd_audit, "verify, search, export and prove the audit log" },
 	{ "verify", cmd_verify, "check signatures offline, print the report" },
 	{ "authority", cmd_authority, "authority serve: receive pushed messages" },
+	{ "profiles", cmd_profiles, "profiles check DIR: every configuration problem" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

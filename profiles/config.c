@@ -2,22 +2,36 @@
  * config.c - loads and checks the gateway file and the party profiles.
  *
  * Owns: struct config and everything hanging off it (parties, their lists
- * and encryption certificates).  See profiles/README.md for the format.
+ * and certificates).  See profiles/README.md for the format.
  *
  * Invariants: a configuration is checked whole before it is handed out:
- * every key is known, every number is in range, every certificate a profile
- * names was read, every reader a portal names is a configured authority, and
- * ids and TLS fingerprints are unique.  Anything else is an error with one
- * sentence naming the file, the line and the problem, because a gateway
- * that starts with a half-understood configuration is worse than one that
- * does not start.  After config_load() returns the struct is never written
- * again, so any thread may read it without locks.
+ * every key is known, every number is in range, every certificate a file
+ * names was read and is inside its validity period, every reader a portal
+ * names is a configured authority, every service it names is accepted by
+ * one, and ids and TLS fingerprints are unique.  Anything else is an error
+ * with one sentence naming the file, the line and the problem, because a
+ * gateway that starts with a half-understood configuration is worse than
+ * one that does not start.  After config_load() returns the struct is never
+ * written again, so any thread may read it without locks.
+ *
+ * One set of rules, two walks: every rule reports through problem() into a
+ * struct cfgctx.  config_load() stops at the first error (and keeps its
+ * sentence); config_check() (gwctl profiles check) goes on after each one
+ * and reports every error and warning, so that an operator fixes a
+ * directory in one round.  Functions return GW_ERR_CONFIG after reporting
+ * an error; stop() says whether the caller gives up (load) or goes on to
+ * the next key (check).  Going on is always safe because a key that failed
+ * leaves its field at the default or empty.
  *
  * Threads: loading runs once, in the main thread at start-up (or in gwctl).
  *
  * The reading happens in two steps: kv_read() turns a file into (key, value,
  * line) triples, rejecting unknown and repeated keys; gateway_apply() and
- * profile_apply() then give the values their meaning.
+ * profile_apply() then give the values their meaning; profiles_cross()
+ * checks what involves several profiles.
+ *
+ * XXX the file is above the ~1,200 lines of STYLE.md; the certificate rules
+ * (cert_*, enc_*) are the part to move into a file of their own.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -25,6 +39,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +49,7 @@
 #include <unistd.h>
 
 #include <libxml/xmlstring.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 #include "config.h"
@@ -45,9 +61,26 @@
 #define CONFIG_MAX_LINE		4096
 #define CONFIG_MAX_PARTIES	4096
 #define CONFIG_MAX_LIST		256		/* entries of services / readers */
+#define CONFIG_MAX_ENC		8		/* encryption_cert files */
 #define CONFIG_MAX_URI		1024
-#define CONFIG_MAX_SIZE		((unsigned long long)4 << 30)	/* 4G */
-#define CONFIG_MIN_RSA_BITS	2048
+#define CONFIG_MAX_BODY		((unsigned long long)4 << 30)	/* 4G */
+#define CONFIG_MAX_SUBMISSION	((unsigned long long)64 << 30)	/* 64G */
+#define CONFIG_DEF_SUBMISSION	((unsigned long long)2 << 30)	/* 2G */
+#define CONFIG_MIN_RSA_BITS	3000	/* BSI TR-02102 */
+#define CONFIG_RSA_FLOOR	2048	/* with allow_rsa2048 = yes */
+#define CONFIG_WARN_DAYS	30	/* "expires soon" */
+
+/* Where problems go: the first error into err (load), every one to report
+ * (check). */
+struct cfgctx {
+	char *err;
+	size_t errlen;
+	void (*report)(void *arg, int is_error, const char *sentence);
+	void *arg;
+	int all;		/* go on after an error (config_check) */
+	int nerrors;
+	time_t now;		/* the one time every validity is judged at */
+};
 
 struct kv {
 	const char *key;	/* points into kvfile.buf */
@@ -69,27 +102,74 @@ struct pinfo {
 	int id_line;
 	int tls_line;
 	int readers_line;
+	int services_line;
 };
+
+static int vproblem(struct cfgctx *x, int is_error, const char *file,
+    int line, const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static int problem(struct cfgctx *x, int is_error, const char *file, int line,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * One sentence: "FILE:LINE: problem." (or "FILE: problem." for line 0), an
+ * error (is_error) or a warning.  Returns GW_ERR_CONFIG for an error, 0 for
+ * a warning, so that rules can end with "return problem(...)".
+ */
+static int
+vproblem(struct cfgctx *x, int is_error, const char *file, int line,
+    const char *fmt, va_list ap)
+{
+	char msg[1024], s[2048];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (line > 0)
+		snprintf(s, sizeof(s), "%s:%d: %s.", file, line, msg);
+	else
+		snprintf(s, sizeof(s), "%s: %s.", file, msg);
+	if (is_error && x->nerrors++ == 0 && x->err != NULL && x->errlen > 0)
+		util_strlcpy(x->err, s, x->errlen);
+	if (x->report != NULL)
+		x->report(x->arg, is_error, s);
+	return is_error ? GW_ERR_CONFIG : 0;
+}
+
+static int
+problem(struct cfgctx *x, int is_error, const char *file, int line,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vproblem(x, is_error, file, line, fmt, ap);
+	va_end(ap);
+	return r;
+}
 
 static void cfgerr(char *err, size_t errlen, const char *file, int line,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* One sentence: "FILE:LINE: problem." (or "FILE: problem." for line 0). */
+/* An error outside a walk (the development set-up) into err. */
 static void
 cfgerr(char *err, size_t errlen, const char *file, int line, const char *fmt, ...)
 {
-	char msg[768];
+	struct cfgctx x;
 	va_list ap;
 
-	if (err == NULL || errlen == 0)
-		return;
+	memset(&x, 0, sizeof(x));
+	x.err = err;
+	x.errlen = errlen;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vproblem(&x, 1, file, line, fmt, ap);
 	va_end(ap);
-	if (line > 0)
-		snprintf(err, errlen, "%s:%d: %s.", file, line, msg);
-	else
-		snprintf(err, errlen, "%s: %s.", file, msg);
+}
+
+/* Whether failure r ends the walk: any failure when loading; when checking
+ * only what is not a reported problem (out of memory). */
+static int
+stop(const struct cfgctx *x, int r)
+{
+	return r != 0 && (!x->all || r != GW_ERR_CONFIG);
 }
 
 static char *
@@ -147,52 +227,37 @@ kv_free(struct kvfile *f)
 
 /* One line of a file; s is modified in place and must stay alive. */
 static int
-kv_line(struct kvfile *f, char *s, int line, int (*known)(const char *),
-    char *err, size_t errlen)
+kv_line(struct cfgctx *x, struct kvfile *f, char *s, int line,
+    int (*known)(const char *))
 {
 	const struct kv *prev;
 	char *eq, *key, *value;
 
-	if (strlen(s) > CONFIG_MAX_LINE) {
-		cfgerr(err, errlen, f->path, line, "the line is longer than %d bytes",
-		    CONFIG_MAX_LINE);
-		return GW_ERR_CONFIG;
-	}
+	if (strlen(s) > CONFIG_MAX_LINE)
+		return problem(x, 1, f->path, line, "the line is longer than %d "
+		    "bytes", CONFIG_MAX_LINE);
 	s = trim(s);
 	if (*s == '\0' || *s == '#')
 		return 0;
-	if ((eq = strchr(s, '=')) == NULL) {
-		cfgerr(err, errlen, f->path, line, "expected \"key = value\"");
-		return GW_ERR_CONFIG;
-	}
+	if ((eq = strchr(s, '=')) == NULL)
+		return problem(x, 1, f->path, line, "expected \"key = value\"");
 	*eq = '\0';
 	key = trim(s);
 	value = trim(eq + 1);
-	if (*key == '\0') {
-		cfgerr(err, errlen, f->path, line, "there is no key before \"=\"");
-		return GW_ERR_CONFIG;
-	}
-	if (!key_chars_ok(key) || strlen(key) > 32 || !known(key)) {
-		cfgerr(err, errlen, f->path, line, "unknown key \"%.40s\"%s",
+	if (*key == '\0')
+		return problem(x, 1, f->path, line, "there is no key before \"=\"");
+	if (!key_chars_ok(key) || strlen(key) > 32 || !known(key))
+		return problem(x, 1, f->path, line, "unknown key \"%.40s\"%s",
 		    has_control(key) ? "?" : key, strlen(key) > 40 ? "..." : "");
-		return GW_ERR_CONFIG;
-	}
-	if ((prev = kv_find(f, key)) != NULL) {
-		cfgerr(err, errlen, f->path, line,
+	if ((prev = kv_find(f, key)) != NULL)
+		return problem(x, 1, f->path, line,
 		    "\"%s\" is set twice (first on line %d)", key, prev->line);
-		return GW_ERR_CONFIG;
-	}
-	if (*value == '\0') {
-		cfgerr(err, errlen, f->path, line, "\"%s\" has no value "
+	if (*value == '\0')
+		return problem(x, 1, f->path, line, "\"%s\" has no value "
 		    "(leave the line out to get the default)", key);
-		return GW_ERR_CONFIG;
-	}
-	if (has_control(value) || xmlCheckUTF8((const xmlChar *)value) == 0) {
-		cfgerr(err, errlen, f->path, line,
-		    "the value of \"%s\" contains control characters or is not UTF-8",
-		    key);
-		return GW_ERR_CONFIG;
-	}
+	if (has_control(value) || xmlCheckUTF8((const xmlChar *)value) == 0)
+		return problem(x, 1, f->path, line, "the value of \"%s\" contains "
+		    "control characters or is not UTF-8", key);
 	f->kv[f->n].key = key;
 	f->kv[f->n].value = value;
 	f->kv[f->n].line = line;
@@ -203,11 +268,14 @@ kv_line(struct kvfile *f, char *s, int line, int (*known)(const char *),
 /*
  * Reads path into f as (key, value, line) triples: "key = value" lines,
  * blank lines and lines starting with '#'.  Keys that known() does not
- * accept and keys set twice are errors.  Free f with kv_free() either way.
+ * accept and keys set twice are errors; when checking, such lines are left
+ * out and the rest is read (0 is returned: the problems are reported).  A
+ * file that cannot be read at all is GW_ERR_CONFIG either way.  Free f
+ * with kv_free() either way.
  */
 static int
-kv_read(const char *path, int (*known)(const char *), struct kvfile *f,
-    char *err, size_t errlen)
+kv_read(struct cfgctx *x, const char *path, int (*known)(const char *),
+    struct kvfile *f)
 {
 	char *s, *next, *nl, *slash;
 	unsigned char *buf;
@@ -215,29 +283,24 @@ kv_read(const char *path, int (*known)(const char *), struct kvfile *f,
 	int r, line;
 
 	memset(f, 0, sizeof(*f));
-	if (realpath(path, f->path) == NULL) {
-		cfgerr(err, errlen, path, 0, "cannot open the file: %s",
+	if (realpath(path, f->path) == NULL)
+		return problem(x, 1, path, 0, "cannot open the file: %s",
 		    strerror(errno));
-		return GW_ERR_CONFIG;
-	}
 	util_strlcpy(f->dir, f->path, sizeof(f->dir));
 	slash = strrchr(f->dir, '/');	/* realpath: always absolute */
 	slash[slash == f->dir ? 1 : 0] = '\0';
 	r = util_read_file(f->path, CONFIG_MAX_FILE, &buf, &len);
-	if (r == GW_ERR_TOO_LARGE) {
-		cfgerr(err, errlen, f->path, 0, "the file is larger than %d bytes",
+	if (r == GW_ERR_TOO_LARGE)
+		return problem(x, 1, f->path, 0, "the file is larger than %d bytes",
 		    CONFIG_MAX_FILE);
-		return GW_ERR_CONFIG;
-	} else if (r != 0) {
-		cfgerr(err, errlen, f->path, 0, "cannot read the file: %s",
+	else if (r == GW_ERR_NOMEM)
+		return r;
+	else if (r != 0)
+		return problem(x, 1, f->path, 0, "cannot read the file: %s",
 		    strerror(errno));
-		return r == GW_ERR_NOMEM ? r : GW_ERR_CONFIG;
-	}
 	f->buf = (char *)buf;
-	if (memchr(f->buf, '\0', len) != NULL) {
-		cfgerr(err, errlen, f->path, 0, "the file contains a NUL byte");
-		return GW_ERR_CONFIG;
-	}
+	if (memchr(f->buf, '\0', len) != NULL)
+		return problem(x, 1, f->path, 0, "the file contains a NUL byte");
 	for (i = 0; i < len; i++)
 		lines += f->buf[i] == '\n';
 	if ((f->kv = calloc(lines, sizeof(*f->kv))) == NULL)
@@ -248,7 +311,7 @@ kv_read(const char *path, int (*known)(const char *), struct kvfile *f,
 			next = nl + 1;
 		} else
 			next = s + strlen(s);
-		if ((r = kv_line(f, s, line, known, err, errlen)) != 0)
+		if (stop(x, r = kv_line(x, f, s, line, known)))
 			return r;
 	}
 	return 0;
@@ -287,7 +350,7 @@ parse_long(const char *s, long min, long max, long *out)
 
 /* Bytes with an optional suffix k, M or G (powers of 1024), in [1, max]. */
 static int
-parse_size(const char *s, unsigned long long max, size_t *out)
+parse_size(const char *s, unsigned long long max, unsigned long long *out)
 {
 	unsigned long long v, mul = 1;
 	char *end;
@@ -318,8 +381,49 @@ parse_size(const char *s, unsigned long long max, size_t *out)
 	}
 	if (*end != '\0' || v == 0 || v > max / mul || v * mul > SIZE_MAX)
 		return GW_ERR_INVALID;
-	*out = (size_t)(v * mul);
+	*out = v * mul;
 	return 0;
+}
+
+/* "4G", "64G": the upper end of a size range, for sentences. */
+static const char *
+size_max_text(unsigned long long max)
+{
+	return max == CONFIG_MAX_BODY ? "4G" : "64G";
+}
+
+/* A size key: into *out, or an error sentence naming the range. */
+static int
+size_value(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
+    unsigned long long max, unsigned long long *out)
+{
+	if (parse_size(kv->value, max, out) != 0)
+		return problem(x, 1, f->path, kv->line, "%s must be a size in bytes "
+		    "from 1 to %s (suffixes k, M, G), not \"%.40s\"", kv->key,
+		    size_max_text(max), kv->value);
+	return 0;
+}
+
+/* yes or no, into *out. */
+static int
+yesno_value(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
+    int *out)
+{
+	if (strcmp(kv->value, "yes") == 0)
+		*out = 1;
+	else if (strcmp(kv->value, "no") == 0)
+		*out = 0;
+	else
+		return problem(x, 1, f->path, kv->line, "%s must be yes or no, "
+		    "not \"%.40s\"", kv->key, kv->value);
+	return 0;
+}
+
+static int
+revocation_valid(const char *s)
+{
+	return strcmp(s, "require") == 0 || strcmp(s, "prefer") == 0 ||
+	    strcmp(s, "off") == 0;
 }
 
 /* host:port with a numeric port 1-65535; an IPv6 host in brackets. */
@@ -351,32 +455,283 @@ listen_valid(const char *s)
 	return parse_long(port, 1, 65535, &v) == 0;
 }
 
+/* ---- certificates ---- */
+
+static void
+time_text(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		util_strlcpy(out, "an unreadable date", outlen);
+}
+
+/* The validity period of cert as time_t; -1 if a date cannot be read. */
+static int
+cert_period(X509 *cert, time_t *nb, time_t *na)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1)
+		return -1;
+	*nb = timegm(&tm);
+	memset(&tm, 0, sizeof(tm));
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+		return -1;
+	*na = timegm(&tm);
+	return 0;
+}
+
+static int
+cert_valid_at(X509 *cert, time_t now)
+{
+	time_t nb, na;
+
+	return cert_period(cert, &nb, &na) == 0 && nb <= now && now < na;
+}
+
+/*
+ * What a set of certificates named by one key promises.  CERTS_EVERY:
+ * each must be inside its validity period (a single certificate, a TLS
+ * chain).  CERTS_SOME: at least one must be (CA files, encryption
+ * certificates during a rollover); the others are warnings if expired and
+ * fine if not valid yet (the next key, announced in advance).
+ */
+enum certs_rule { CERTS_EVERY = 1, CERTS_SOME };
+
+/* How certificate i of n from one file is named in a sentence. */
+static void
+cert_label(const char *path, X509 *cert, size_t i, size_t n, char *out,
+    size_t outlen)
+{
+	char cn[128];
+
+	if (n <= 1) {
+		snprintf(out, outlen, "%s", path);
+		return;
+	}
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+	    NID_commonName, cn, sizeof(cn)) < 0)
+		util_strlcpy(cn, "?", sizeof(cn));
+	util_utf8_clean(cn);
+	snprintf(out, outlen, "%s (certificate %zu of %zu, CN=%s)", path, i + 1,
+	    n, cn);
+}
+
+/*
+ * The validity of the n certificates v (labels[i] names each) of key on
+ * file:line at x->now, by rule: expired and not yet valid are errors (see
+ * enum certs_rule for when not), expiring within CONFIG_WARN_DAYS is a
+ * warning with the date.
+ */
+static int
+certs_validity(struct cfgctx *x, const char *file, int line, const char *key,
+    X509 *const *v, char *const *labels, size_t n, enum certs_rule rule)
+{
+	size_t i, nvalid = 0;
+	time_t nb, na;
+	long days;
+	char when[64];
+	int r = 0, e, other;
+
+	for (i = 0; i < n; i++)
+		nvalid += (size_t)cert_valid_at(v[i], x->now);
+	other = rule == CERTS_SOME && nvalid > 0;
+	for (i = 0; i < n; i++) {
+		e = 0;
+		if (cert_period(v[i], &nb, &na) != 0)
+			e = problem(x, 1, file, line, "%s %s has a validity date "
+			    "that cannot be read", key, labels[i]);
+		else if (na <= x->now) {
+			time_text(na, when, sizeof(when));
+			e = problem(x, !other, file, line, "%s %s expired on %s%s",
+			    key, labels[i], when, other ? " and is not used; "
+			    "remove it" : "");
+		} else if (nb > x->now) {
+			time_text(nb, when, sizeof(when));
+			if (!other)
+				e = problem(x, 1, file, line, "%s %s is not valid "
+				    "before %s", key, labels[i], when);
+		} else if (na - x->now < CONFIG_WARN_DAYS * 86400L) {
+			time_text(na, when, sizeof(when));
+			days = (long)((na - x->now + 86399) / 86400);
+			e = problem(x, 0, file, line, "%s %s expires on %s, in %ld "
+			    "day%s", key, labels[i], when, days, days == 1 ? "" : "s");
+		}
+		if (stop(x, e))
+			return e;
+		r = r != 0 ? r : e;
+	}
+	return r;
+}
+
+/*
+ * Reads every certificate of the file path named by key on file:line.
+ * A file that cannot be read and one without a PEM certificate are
+ * errors.  *out is a NULL-terminated array; free with certv_free().
+ */
+static int
+certs_read(struct cfgctx *x, const char *file, int line, const char *key,
+    const char *path, X509 ***out, size_t *outn)
+{
+	STACK_OF(X509) *sk = NULL;
+	X509 **v;
+	size_t i, n;
+	int r;
+
+	if (access(path, R_OK) != 0)
+		return problem(x, 1, file, line, "%s names %s, which cannot be "
+		    "read: %s", key, path, strerror(errno));
+	if ((r = pki_read_certs(path, &sk)) == GW_ERR_NOMEM)
+		return r;
+	if (r != 0)
+		return problem(x, 1, file, line, "%s names %s, which holds no PEM "
+		    "certificate", key, path);
+	n = (size_t)sk_X509_num(sk);
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL) {
+		sk_X509_pop_free(sk, X509_free);
+		return GW_ERR_NOMEM;
+	}
+	for (i = 0; i < n; i++)
+		v[i] = sk_X509_value(sk, (int)i);
+	sk_X509_free(sk);	/* the certificates now belong to v */
+	*out = v;
+	*outn = n;
+	return 0;
+}
+
+static void
+certv_free(X509 **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		X509_free(v[i]);
+	free(v);
+}
+
+/*
+ * A certificate file named by key: read, then checked by rule.  The
+ * certificates go to *out (if not NULL; else they are freed) when they
+ * could be read, whatever the validity says, so that a check goes on.
+ */
+static int
+certs_file(struct cfgctx *x, const char *file, int line, const char *key,
+    const char *path, enum certs_rule rule, X509 ***out, size_t *outn)
+{
+	X509 **v = NULL;
+	char **labels = NULL;
+	size_t i, n = 0;
+	int r;
+
+	if ((r = certs_read(x, file, line, key, path, &v, &n)) != 0)
+		return r;
+	r = GW_ERR_NOMEM;
+	if ((labels = calloc(n, sizeof(*labels))) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if ((labels[i] = malloc(PATH_MAX + 200)) == NULL)
+			goto out;
+		cert_label(path, v[i], i, n, labels[i], PATH_MAX + 200);
+	}
+	r = certs_validity(x, file, line, key, v, labels, n, rule);
+ out:
+	for (i = 0; labels != NULL && i < n; i++)
+		free(labels[i]);
+	free(labels);
+	if (r != GW_ERR_NOMEM && out != NULL) {
+		*out = v;
+		*outn = n;
+	} else
+		certv_free(v, n);
+	return r;
+}
+
+/*
+ * The key of encryption certificate path: RSA-OAEP needs RSA, of at least
+ * CONFIG_MIN_RSA_BITS (2048 with allow_rsa2048, a warning), and a keyUsage
+ * extension, if present, must allow keyEncipherment.
+ */
+static int
+enc_key_check(struct cfgctx *x, const char *file, int line, const char *path,
+    X509 *cert, int allow2048)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	int bits, r = 0, e = 0;
+
+	if (pub == NULL || EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA)
+		return problem(x, 1, file, line, "encryption_cert %s has no RSA key "
+		    "(content is encrypted with RSA-OAEP)", path);
+	bits = EVP_PKEY_get_bits(pub);
+	if (bits < CONFIG_RSA_FLOOR || (bits < CONFIG_MIN_RSA_BITS && !allow2048))
+		e = problem(x, 1, file, line, "encryption_cert %s has a %d-bit RSA "
+		    "key, which is too weak: at least %d bits%s", path, bits,
+		    CONFIG_MIN_RSA_BITS, bits >= CONFIG_RSA_FLOOR ? " (2048 only "
+		    "with allow_rsa2048 = yes)" : "");
+	else if (bits < CONFIG_MIN_RSA_BITS)
+		e = problem(x, 0, file, line, "encryption_cert %s has a %d-bit RSA "
+		    "key, below %d bits, accepted only because of allow_rsa2048 = "
+		    "yes", path, bits, CONFIG_MIN_RSA_BITS);
+	if (stop(x, e))
+		return e;
+	r = e;
+	if ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) &&
+	    !(X509_get_key_usage(cert) & KU_KEY_ENCIPHERMENT))
+		e = problem(x, 1, file, line, "encryption_cert %s does not allow "
+		    "keyEncipherment in its keyUsage, so it cannot be used for "
+		    "encryption", path);
+	return r != 0 ? r : e;
+}
+
+/* The one with the latest notAfter among those valid at now, or NULL. */
+static X509 *
+enc_latest(X509 *const *v, size_t n, time_t now)
+{
+	X509 *best = NULL;
+	time_t nb, na, best_na = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cert_valid_at(v[i], now) && cert_period(v[i], &nb, &na) == 0 &&
+		    (best == NULL || na > best_na)) {
+			best = v[i];
+			best_na = na;
+		}
+	return best;
+}
+
 /* ---- the gateway file ---- */
 
-enum gwkey_type { K_LISTEN, K_FILE, K_DIR, K_PATH, K_INT, K_SIZE, K_REVOCATION };
+enum gwkey_type { K_LISTEN, K_FILE, K_CERTS, K_DIR, K_PATH, K_INT, K_SIZE,
+    K_BIGSIZE, K_REVOCATION };
 
 static const struct gwkey {
 	const char *name;
 	enum gwkey_type type;
 	size_t off;
-	long min, max;
+	long min, max;		/* K_INT; K_CERTS: min is the enum certs_rule */
 	int required;
 } gateway_keys[] = {
 	{ "listen", K_LISTEN, offsetof(struct config, listen), 0, 0, 0 },
-	{ "tls_cert", K_FILE, offsetof(struct config, tls_cert), 0, 0, 1 },
+	{ "tls_cert", K_CERTS, offsetof(struct config, tls_cert), CERTS_EVERY, 0, 1 },
 	{ "tls_key", K_FILE, offsetof(struct config, tls_key), 0, 0, 1 },
-	{ "client_ca", K_FILE, offsetof(struct config, client_ca), 0, 0, 1 },
-	{ "trust_ca", K_FILE, offsetof(struct config, trust_ca), 0, 0, 1 },
-	{ "sign_cert", K_FILE, offsetof(struct config, sign_cert), 0, 0, 1 },
+	{ "client_ca", K_CERTS, offsetof(struct config, client_ca), CERTS_SOME, 0, 1 },
+	{ "trust_ca", K_CERTS, offsetof(struct config, trust_ca), CERTS_SOME, 0, 1 },
+	{ "sign_cert", K_CERTS, offsetof(struct config, sign_cert), CERTS_EVERY, 0, 1 },
 	{ "sign_key", K_FILE, offsetof(struct config, sign_key), 0, 0, 1 },
 	{ "database", K_PATH, offsetof(struct config, database), 0, 0, 1 },
 	{ "profiles_dir", K_DIR, offsetof(struct config, profiles_dir), 0, 0, 1 },
 	{ "threads", K_INT, offsetof(struct config, threads), 0, 1024, 0 },
 	{ "io_threads", K_INT, offsetof(struct config, io_threads), 0, 64, 0 },
 	{ "max_body", K_SIZE, offsetof(struct config, max_body), 0, 0, 0 },
+	{ "max_submission", K_BIGSIZE, offsetof(struct config, max_submission),
+	    0, 0, 0 },
 	{ "max_pending", K_INT, offsetof(struct config, max_pending), 1, 1000000, 0 },
 	{ "revocation", K_REVOCATION, offsetof(struct config, revocation), 0, 0, 0 },
 	{ "crl", K_FILE, offsetof(struct config, crl_file), 0, 0, 0 },
+	{ "spool_dir", K_PATH, offsetof(struct config, spool_dir), 0, 0, 0 },
 };
 #define NGATEWAY_KEYS (sizeof(gateway_keys) / sizeof(gateway_keys[0]))
 
@@ -391,136 +746,189 @@ gateway_key_known(const char *key)
 	return 0;
 }
 
+/* A path key (K_FILE, K_CERTS, K_DIR, K_PATH) into field. */
+static int
+gateway_path(struct cfgctx *x, const struct kvfile *f, const struct gwkey *k,
+    const struct kv *kv, char *field)
+{
+	struct stat st;
+
+	if (resolve_path(f->dir, kv->value, field, sizeof(((struct config *)
+	    NULL)->tls_cert)) != 0) {
+		field[0] = '\0';
+		return problem(x, 1, f->path, kv->line, "the path of \"%s\" is "
+		    "longer than %zu bytes", k->name,
+		    sizeof(((struct config *)NULL)->tls_cert) - 1);
+	}
+	if ((k->type == K_FILE || k->type == K_CERTS) && access(field, R_OK) != 0)
+		return problem(x, 1, f->path, kv->line, "%s names %s, which cannot "
+		    "be read: %s", k->name, field, strerror(errno));
+	if (k->type == K_DIR && (stat(field, &st) != 0 || !S_ISDIR(st.st_mode))) {
+		problem(x, 1, f->path, kv->line, "%s names %s, which is not a "
+		    "directory", k->name, field);
+		field[0] = '\0';	/* a check does not look into it */
+		return GW_ERR_CONFIG;
+	}
+	if (k->type == K_CERTS)
+		return certs_file(x, f->path, kv->line, k->name, field,
+		    (enum certs_rule)k->min, NULL, NULL);
+	return 0;
+}
+
 /* One key of the gateway file into its field of c. */
 static int
-gateway_value(struct config *c, const struct kvfile *f, const struct gwkey *k,
-    const struct kv *kv, char *err, size_t errlen)
+gateway_value(struct cfgctx *x, struct config *c, const struct kvfile *f,
+    const struct gwkey *k, const struct kv *kv)
 {
 	char *field = (char *)c + k->off;
-	struct stat st;
+	unsigned long long size;
 	long v;
+	int r;
 
 	switch (k->type) {
 	case K_LISTEN:
-		if (!listen_valid(kv->value)) {
-			cfgerr(err, errlen, f->path, kv->line, "listen must be "
+		if (!listen_valid(kv->value))
+			return problem(x, 1, f->path, kv->line, "listen must be "
 			    "host:port (IPv6 as [addr]:port), not \"%.80s\"",
 			    kv->value);
-			return GW_ERR_CONFIG;
-		}
 		util_strlcpy(field, kv->value, sizeof(c->listen));
 		return 0;
 	case K_FILE:
+	case K_CERTS:
 	case K_DIR:
 	case K_PATH:
-		if (resolve_path(f->dir, kv->value, field, sizeof(c->tls_cert)) != 0) {
-			cfgerr(err, errlen, f->path, kv->line,
-			    "the path of \"%s\" is longer than %zu bytes", k->name,
-			    sizeof(c->tls_cert) - 1);
-			return GW_ERR_CONFIG;
-		}
-		if (k->type == K_FILE && access(field, R_OK) != 0) {
-			cfgerr(err, errlen, f->path, kv->line,
-			    "%s names %s, which cannot be read: %s", k->name, field,
-			    strerror(errno));
-			return GW_ERR_CONFIG;
-		}
-		if (k->type == K_DIR && (stat(field, &st) != 0 || !S_ISDIR(st.st_mode))) {
-			cfgerr(err, errlen, f->path, kv->line,
-			    "%s names %s, which is not a directory", k->name, field);
-			return GW_ERR_CONFIG;
-		}
-		return 0;
+		return gateway_path(x, f, k, kv, field);
 	case K_INT:
-		if (parse_long(kv->value, k->min, k->max, &v) != 0) {
-			cfgerr(err, errlen, f->path, kv->line,
-			    "%s must be a whole number from %ld to %ld, not \"%s\"",
-			    k->name, k->min, k->max, kv->value);
-			return GW_ERR_CONFIG;
-		}
+		if (parse_long(kv->value, k->min, k->max, &v) != 0)
+			return problem(x, 1, f->path, kv->line, "%s must be a whole "
+			    "number from %ld to %ld, not \"%s\"", k->name, k->min,
+			    k->max, kv->value);
 		*(int *)(void *)field = (int)v;
 		return 0;
 	case K_SIZE:
-		if (parse_size(kv->value, CONFIG_MAX_SIZE,
-		    (size_t *)(void *)field) != 0) {
-			cfgerr(err, errlen, f->path, kv->line, "%s must be a size "
-			    "in bytes from 1 to 4G (suffixes k, M, G), not \"%s\"",
-			    k->name, kv->value);
-			return GW_ERR_CONFIG;
-		}
-		return 0;
+	case K_BIGSIZE:
+		r = size_value(x, f, kv, k->type == K_SIZE ? CONFIG_MAX_BODY :
+		    CONFIG_MAX_SUBMISSION, &size);
+		if (r == 0 && k->type == K_SIZE)
+			*(size_t *)(void *)field = (size_t)size;
+		else if (r == 0)
+			*(uint64_t *)(void *)field = size;
+		return r;
 	case K_REVOCATION:
-		if (strcmp(kv->value, "require") != 0 &&
-		    strcmp(kv->value, "prefer") != 0 && strcmp(kv->value, "off") != 0) {
-			cfgerr(err, errlen, f->path, kv->line, "revocation must be "
+		if (!revocation_valid(kv->value))
+			return problem(x, 1, f->path, kv->line, "revocation must be "
 			    "require, prefer or off, not \"%.40s\"", kv->value);
-			return GW_ERR_CONFIG;
-		}
 		util_strlcpy(field, kv->value, sizeof(c->revocation));
 		return 0;
 	}
 	return GW_ERR_INTERNAL;	/* a type without a case: a bug here */
 }
 
+/* The defaults of every optional gateway key (also for a profiles-only
+ * check, which has no gateway file). */
+static void
+gateway_defaults(struct config *c)
+{
+	util_strlcpy(c->listen, "127.0.0.1:8443", sizeof(c->listen));
+	c->threads = 0;
+	c->io_threads = 1;
+	c->max_body = 16 * 1024 * 1024;
+	c->max_submission = CONFIG_DEF_SUBMISSION;
+	c->max_pending = 256;
+	util_strlcpy(c->revocation, "prefer", sizeof(c->revocation));
+	c->crl_file[0] = '\0';
+	c->spool_dir[0] = '\0';
+}
+
+/* spool_dir when the file has none: "spool" next to the database. */
 static int
-gateway_apply(struct config *c, const struct kvfile *f, char *err, size_t errlen)
+gateway_spool(struct cfgctx *x, struct config *c, const struct kvfile *f)
+{
+	char dir[sizeof(c->database)], *slash;
+
+	if (c->spool_dir[0] != '\0' || c->database[0] == '\0')
+		return 0;
+	util_strlcpy(dir, c->database, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) == NULL)	/* resolved: absolute */
+		return GW_ERR_INTERNAL;
+	slash[slash == dir ? 1 : 0] = '\0';
+	if (resolve_path(dir, "spool", c->spool_dir, sizeof(c->spool_dir)) != 0) {
+		c->spool_dir[0] = '\0';
+		return problem(x, 1, f->path, 0, "the default spool_dir (next to "
+		    "the database) is longer than %zu bytes",
+		    sizeof(c->spool_dir) - 1);
+	}
+	return 0;
+}
+
+static int
+gateway_apply(struct cfgctx *x, struct config *c, const struct kvfile *f)
 {
 	const struct kv *kv;
 	size_t i;
 	int r;
 
-	if (util_strlcpy(c->path, f->path, sizeof(c->path)) >= sizeof(c->path)) {
-		cfgerr(err, errlen, f->path, 0, "the path is too long");
-		return GW_ERR_CONFIG;
-	}
-	util_strlcpy(c->listen, "127.0.0.1:8443", sizeof(c->listen));
-	c->threads = 0;
-	c->io_threads = 1;
-	c->max_body = 16 * 1024 * 1024;
-	c->max_pending = 256;
-	util_strlcpy(c->revocation, "prefer", sizeof(c->revocation));
-	c->crl_file[0] = '\0';
+	if (util_strlcpy(c->path, f->path, sizeof(c->path)) >= sizeof(c->path))
+		return problem(x, 1, f->path, 0, "the path is too long");
+	gateway_defaults(c);
 	for (i = 0; i < NGATEWAY_KEYS; i++) {
 		if ((kv = kv_find(f, gateway_keys[i].name)) == NULL) {
-			if (gateway_keys[i].required) {
-				cfgerr(err, errlen, f->path, 0,
-				    "the required key \"%s\" is missing",
-				    gateway_keys[i].name);
-				return GW_ERR_CONFIG;
-			}
+			if (gateway_keys[i].required &&
+			    stop(x, r = problem(x, 1, f->path, 0, "the required key "
+			    "\"%s\" is missing", gateway_keys[i].name)))
+				return r;
 			continue;
 		}
-		if ((r = gateway_value(c, f, &gateway_keys[i], kv, err, errlen)) != 0)
+		if (stop(x, r = gateway_value(x, c, f, &gateway_keys[i], kv)))
 			return r;
 	}
-	return 0;
+	return gateway_spool(x, c, f);
 }
 
 /* ---- profiles ---- */
 
-static const char *const profile_keys[] = {
-	"id", "kind", "name", "tls_cert", "delivery", "encryption_cert",
-	"services", "max_size", "readers", "endpoint", "endpoint_ca",
-	"receipt_cert", "max_attempts", "max_age", "retry_base", "retry_max",
-	"retention"
+/*
+ * Every profile key and the kind of party it belongs to (0: both).  A key
+ * of the other kind is an error naming the kind it is for.
+ */
+static const struct pkey {
+	const char *name;
+	int kind;
+} profile_keys[] = {
+	{ "id", 0 }, { "kind", 0 }, { "name", 0 }, { "tls_cert", 0 },
+	{ "services", 0 }, { "max_size", 0 }, { "allow_rsa2048", 0 },
+	{ "delivery", PARTY_AUTHORITY }, { "encryption_cert", PARTY_AUTHORITY },
+	{ "endpoint", PARTY_AUTHORITY }, { "endpoint_ca", PARTY_AUTHORITY },
+	{ "endpoint_pin", PARTY_AUTHORITY }, { "receipt_cert", PARTY_AUTHORITY },
+	{ "max_attempts", PARTY_AUTHORITY }, { "max_age", PARTY_AUTHORITY },
+	{ "retry_base", PARTY_AUTHORITY }, { "retry_max", PARTY_AUTHORITY },
+	{ "retention", PARTY_AUTHORITY }, { "scheme", PARTY_AUTHORITY },
+	{ "scenarios", PARTY_AUTHORITY },
+	{ "readers", PARTY_PORTAL }, { "signer_ca", PARTY_PORTAL },
+	{ "revocation", PARTY_PORTAL }, { "signer_eku", PARTY_PORTAL },
 };
-/* Keys only an authority profile may have; "readers" is portal-only. */
-static const char *const authority_only[] = {
-	"delivery", "encryption_cert", "services", "max_size", "endpoint",
-	"endpoint_ca", "receipt_cert", "max_attempts", "max_age", "retry_base",
-	"retry_max", "retention"
-};
+#define NPROFILE_KEYS (sizeof(profile_keys) / sizeof(profile_keys[0]))
 
 static int
 profile_key_known(const char *key)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(profile_keys) / sizeof(profile_keys[0]); i++)
-		if (strcmp(profile_keys[i], key) == 0)
+	for (i = 0; i < NPROFILE_KEYS; i++)
+		if (strcmp(profile_keys[i].name, key) == 0)
 			return 1;
 	return 0;
 }
+
+/* Records failure e of one step; returns from the function if it ends the
+ * walk (see stop()), else remembers the first failure in r. */
+#define STEP(x, r, call) do {						\
+	int e_ = (call);						\
+	if (stop((x), e_))						\
+		return e_;						\
+	if (e_ != 0 && (r) == 0)					\
+		(r) = e_;						\
+} while (0)
 
 static void
 strv_free(char **v, size_t n)
@@ -557,14 +965,19 @@ party_id_valid(const char *s)
 	return 1;
 }
 
+/* What the entries of a list are: their check and name in sentences. */
+enum list_kind { LIST_URI, LIST_ID, LIST_PATH };
+
 /*
- * A comma-separated list; entries are trimmed and must be non-empty, free
- * of white space and at most CONFIG_MAX_URI bytes; ids must be party ids.
+ * A comma-separated list; entries are trimmed and must be non-empty and at
+ * most CONFIG_MAX_URI bytes; URIs (and other tokens) have no white space,
+ * ids must be party ids, paths may have inner spaces.
  */
 static int
-parse_list(const struct kvfile *f, const struct kv *kv, int ids,
-    char ***out, size_t *outn, char *err, size_t errlen)
+parse_list(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
+    enum list_kind kind, char ***out, size_t *outn)
 {
+	static const char *const what[] = { "URI", "party id", "file name" };
 	char *copy = NULL, *s, *comma, *item, **v = NULL;
 	size_t n = 0;
 	int r = GW_ERR_NOMEM;
@@ -576,21 +989,21 @@ parse_list(const struct kvfile *f, const struct kv *kv, int ids,
 		if ((comma = strchr(s, ',')) != NULL)
 			*comma++ = '\0';
 		item = trim(s);
-		r = GW_ERR_CONFIG;
 		if (*item == '\0') {
-			cfgerr(err, errlen, f->path, kv->line,
-			    "%s has an empty entry", kv->key);
+			r = problem(x, 1, f->path, kv->line, "%s has an empty entry",
+			    kv->key);
 			goto out;
 		}
 		if (n == CONFIG_MAX_LIST) {
-			cfgerr(err, errlen, f->path, kv->line,
-			    "%s has more than %d entries", kv->key, CONFIG_MAX_LIST);
+			r = problem(x, 1, f->path, kv->line, "%s has more than %d "
+			    "entries", kv->key, CONFIG_MAX_LIST);
 			goto out;
 		}
-		if (strlen(item) > CONFIG_MAX_URI || strpbrk(item, " \t") != NULL ||
-		    (ids && !party_id_valid(item))) {
-			cfgerr(err, errlen, f->path, kv->line, "%s: \"%.80s\" is not "
-			    "a valid %s", kv->key, item, ids ? "party id" : "URI");
+		if (strlen(item) > CONFIG_MAX_URI ||
+		    (kind != LIST_PATH && strpbrk(item, " \t") != NULL) ||
+		    (kind == LIST_ID && !party_id_valid(item))) {
+			r = problem(x, 1, f->path, kv->line, "%s: \"%.80s\" is not a "
+			    "valid %s", kv->key, item, what[kind]);
 			goto out;
 		}
 		r = GW_ERR_NOMEM;
@@ -609,305 +1022,479 @@ parse_list(const struct kvfile *f, const struct kv *kv, int ids,
 	return r;
 }
 
-static void
-asn1_time_text(const ASN1_TIME *t, char *out, size_t outlen)
-{
-	struct tm tm;
-
-	if (ASN1_TIME_to_tm(t, &tm) != 1 ||
-	    strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		util_strlcpy(out, "an unreadable date", outlen);
-}
-
-/*
- * The encryption certificate of an authority: RSA of at least 2048 bits,
- * keyEncipherment if keyUsage is present, inside its validity period.
- */
+/* The TLS client certificate: its fingerprint identifies the party. */
 static int
-enc_cert_load(const struct kvfile *f, const struct kv *kv, X509 **out,
-    char *err, size_t errlen)
-{
-	char path[PATH_MAX], when[64];
-	X509 *cert = NULL;
-	EVP_PKEY *pub;
-	int r = GW_ERR_CONFIG;
-
-	if (resolve_path(f->dir, kv->value, path, sizeof(path)) != 0) {
-		cfgerr(err, errlen, f->path, kv->line, "the path is too long");
-		return GW_ERR_CONFIG;
-	}
-	if (pki_read_cert(path, &cert) != 0) {
-		cfgerr(err, errlen, f->path, kv->line, "encryption_cert: cannot read "
-		    "a PEM certificate from %s", path);
-		goto out;
-	}
-	pub = X509_get0_pubkey(cert);
-	if (pub == NULL || EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA) {
-		cfgerr(err, errlen, f->path, kv->line, "encryption_cert %s has no "
-		    "RSA key (content is encrypted with RSA-OAEP)", path);
-		goto out;
-	}
-	if (EVP_PKEY_get_bits(pub) < CONFIG_MIN_RSA_BITS) {
-		cfgerr(err, errlen, f->path, kv->line, "encryption_cert %s has a "
-		    "%d-bit RSA key, below the minimum of %d bits", path,
-		    EVP_PKEY_get_bits(pub), CONFIG_MIN_RSA_BITS);
-		goto out;
-	}
-	if ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) &&
-	    !(X509_get_key_usage(cert) & KU_KEY_ENCIPHERMENT)) {
-		cfgerr(err, errlen, f->path, kv->line, "encryption_cert %s does not "
-		    "allow keyEncipherment in its keyUsage", path);
-		goto out;
-	}
-	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
-		asn1_time_text(X509_get0_notAfter(cert), when, sizeof(when));
-		cfgerr(err, errlen, f->path, kv->line, "encryption_cert %s expired "
-		    "on %s", path, when);
-		goto out;
-	}
-	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0) {
-		asn1_time_text(X509_get0_notBefore(cert), when, sizeof(when));
-		cfgerr(err, errlen, f->path, kv->line, "encryption_cert %s is not "
-		    "valid before %s", path, when);
-		goto out;
-	}
-	*out = cert;
-	cert = NULL;
-	r = 0;
- out:
-	X509_free(cert);
-	return r;
-}
-
-static int
-tls_fpr_load(const struct kvfile *f, const struct kv *kv, struct party *p,
-    char *err, size_t errlen)
+tls_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
+    struct party *p)
 {
 	char path[PATH_MAX];
-	X509 *cert = NULL;
+	X509 **v = NULL;
+	size_t n = 0;
 	int r;
 
-	if (resolve_path(f->dir, kv->value, path, sizeof(path)) != 0) {
-		cfgerr(err, errlen, f->path, kv->line, "the path is too long");
-		return GW_ERR_CONFIG;
+	if (resolve_path(f->dir, kv->value, path, sizeof(path)) != 0)
+		return problem(x, 1, f->path, kv->line, "the path of tls_cert is "
+		    "too long");
+	r = certs_file(x, f->path, kv->line, "tls_cert", path, CERTS_EVERY, &v,
+	    &n);
+	if (v != NULL && pki_cert_fingerprint(v[0], p->tls_fpr) != 0) {
+		p->tls_fpr[0] = '\0';
+		r = problem(x, 1, f->path, kv->line, "tls_cert: cannot fingerprint "
+		    "%s", path);
 	}
-	if (pki_read_cert(path, &cert) != 0) {
-		cfgerr(err, errlen, f->path, kv->line,
-		    "tls_cert: cannot read a PEM certificate from %s", path);
-		return GW_ERR_CONFIG;
-	}
-	if ((r = pki_cert_fingerprint(cert, p->tls_fpr)) != 0)
-		cfgerr(err, errlen, f->path, kv->line,
-		    "tls_cert: cannot fingerprint %s", path);
-	X509_free(cert);
+	certv_free(v, n);
 	return r;
 }
 
-/* A number key of an authority profile, in [min, max], or def when absent. */
+/* A number key of a profile, in [min, max], or def when absent. */
 static int
-push_long(const struct kvfile *f, const char *key, long min, long max,
-    long def, long *out, char *err, size_t errlen)
+profile_long(struct cfgctx *x, const struct kvfile *f, const char *key,
+    long min, long max, long def, long *out)
 {
 	const struct kv *kv = kv_find(f, key);
 
 	*out = def;
 	if (kv && parse_long(kv->value, min, max, out) != 0) {
-		cfgerr(err, errlen, f->path, kv->line, "%s must be a whole number "
+		*out = def;
+		return problem(x, 1, f->path, kv->line, "%s must be a whole number "
 		    "from %ld to %ld, not \"%.40s\"", key, min, max, kv->value);
-		return GW_ERR_CONFIG;
 	}
 	return 0;
+}
+
+/* "sha256//BASE64[;sha256//BASE64...]" as CURLOPT_PINNEDPUBLICKEY takes
+ * it: base64 of a SHA-256 digest is 43 characters and one '='. */
+static int
+pin_valid(const char *s)
+{
+	size_t i;
+
+	for (;;) {
+		if (strncmp(s, "sha256//", 8) != 0)
+			return 0;
+		s += 8;
+		for (i = 0; i < 43; i++)
+			if (!isalnum((unsigned char)s[i]) && s[i] != '+' &&
+			    s[i] != '/')
+				return 0;
+		if (s[43] != '=')
+			return 0;
+		s += 44;
+		if (*s == '\0')
+			return 1;
+		if (*s++ != ';')
+			return 0;
+	}
+}
+
+/* The file of CA certificates named by kv (CERTS_SOME): its resolved path
+ * into path (pathlen) and, if v is not NULL, the certificates. */
+static int
+cafile_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
+    char *path, size_t pathlen, X509 ***v, size_t *n)
+{
+	char tmp[PATH_MAX];
+	X509 **lv = NULL;
+	size_t ln = 0;
+	int r;
+
+	if (resolve_path(f->dir, kv->value, tmp, sizeof(tmp)) != 0 ||
+	    strlen(tmp) >= pathlen)
+		return problem(x, 1, f->path, kv->line, "the path of %s is longer "
+		    "than %zu bytes", kv->key, pathlen - 1);
+	r = certs_file(x, f->path, kv->line, kv->key, tmp, CERTS_SOME, &lv, &ln);
+	if (lv != NULL) {	/* it was read */
+		util_strlcpy(path, tmp, pathlen);
+		if (v != NULL) {
+			*v = lv;
+			*n = ln;
+			lv = NULL;
+		}
+	}
+	certv_free(lv, ln);
+	return r;
+}
+
+/* receipt_cert: the certificate whose key signs the authority's receipts. */
+static int
+receipt_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
+    struct party *p)
+{
+	char path[PATH_MAX];
+	X509 **v = NULL;
+	size_t n = 0;
+	int r;
+
+	if (resolve_path(f->dir, kv->value, path, sizeof(path)) != 0)
+		return problem(x, 1, f->path, kv->line, "the path of receipt_cert "
+		    "is too long");
+	r = certs_file(x, f->path, kv->line, "receipt_cert", path, CERTS_EVERY,
+	    &v, &n);
+	if (v != NULL) {
+		p->receipt_cert = v[0];
+		v[0] = NULL;
+	}
+	certv_free(v, n);
+	return r;
 }
 
 /*
- * Push settings: endpoint (https only), endpoint_ca (trust for its TLS),
- * receipt_cert (whose signature its receipts must carry) and the retry
- * policy.  Required for delivery = push, refused for pull.
+ * Push settings: endpoint (https only), endpoint_ca and/or endpoint_pin
+ * (trust for its TLS), receipt_cert (whose signature its receipts must
+ * carry).  Required for delivery = push, refused for pull.
  */
 static int
-push_apply(const struct kvfile *f, struct party *p, char *err, size_t errlen)
+push_apply(struct cfgctx *x, const struct kvfile *f, struct party *p)
 {
 	static const char *const keys[] = { "endpoint", "endpoint_ca",
-	    "receipt_cert" };
+	    "endpoint_pin", "receipt_cert" };
 	const struct kv *kv;
-	char path[PATH_MAX];
-	long v;
 	size_t i;
-	int push = strcmp(p->delivery, "push") == 0;
+	int r = 0;
 
-	for (i = 0; i < 3; i++) {
-		kv = kv_find(f, keys[i]);
-		if (push && kv == NULL) {
-			cfgerr(err, errlen, f->path, 0, "delivery = push needs %s",
-			    keys[i]);
-			return GW_ERR_CONFIG;
-		}
-		if (!push && kv != NULL) {
-			cfgerr(err, errlen, f->path, kv->line, "%s is only for "
-			    "delivery = push", keys[i]);
-			return GW_ERR_CONFIG;
-		}
+	if (strcmp(p->delivery, "push") != 0) {
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if ((kv = kv_find(f, keys[i])) != NULL)
+				STEP(x, r, problem(x, 1, f->path, kv->line, "%s is "
+				    "only for delivery = push", keys[i]));
+		return r;
 	}
-	if (!push)
-		return 0;
-	kv = kv_find(f, "endpoint");
-	if (strncmp(kv->value, "https://", 8) != 0 ||
+	if (kv_find(f, "endpoint") == NULL)
+		STEP(x, r, problem(x, 1, f->path, 0, "delivery = push needs "
+		    "endpoint"));
+	if (kv_find(f, "endpoint_ca") == NULL && kv_find(f, "endpoint_pin") == NULL)
+		STEP(x, r, problem(x, 1, f->path, 0, "delivery = push needs "
+		    "endpoint_ca or endpoint_pin"));
+	if (kv_find(f, "receipt_cert") == NULL)
+		STEP(x, r, problem(x, 1, f->path, 0, "delivery = push needs "
+		    "receipt_cert"));
+	if ((kv = kv_find(f, "endpoint")) != NULL &&
+	    (strncmp(kv->value, "https://", 8) != 0 ||
 	    util_strlcpy(p->endpoint, kv->value, sizeof(p->endpoint)) >=
-	    sizeof(p->endpoint)) {
-		cfgerr(err, errlen, f->path, kv->line, "endpoint must be an https:// "
-		    "URL of at most %zu characters", sizeof(p->endpoint) - 1);
-		return GW_ERR_CONFIG;
+	    sizeof(p->endpoint))) {
+		p->endpoint[0] = '\0';
+		STEP(x, r, problem(x, 1, f->path, kv->line, "endpoint must be an "
+		    "https:// URL of at most %zu characters",
+		    sizeof(p->endpoint) - 1));
 	}
-	kv = kv_find(f, "endpoint_ca");
-	if (resolve_path(f->dir, kv->value, p->endpoint_ca,
-	    sizeof(p->endpoint_ca)) != 0 || access(p->endpoint_ca, R_OK) != 0) {
-		cfgerr(err, errlen, f->path, kv->line, "endpoint_ca: cannot read %s",
-		    kv->value);
-		return GW_ERR_CONFIG;
+	if ((kv = kv_find(f, "endpoint_ca")) != NULL)
+		STEP(x, r, cafile_apply(x, f, kv, p->endpoint_ca,
+		    sizeof(p->endpoint_ca), NULL, NULL));
+	if ((kv = kv_find(f, "endpoint_pin")) != NULL) {
+		if (!pin_valid(kv->value) || strlen(kv->value) >=
+		    sizeof(p->endpoint_pin))
+			STEP(x, r, problem(x, 1, f->path, kv->line, "endpoint_pin "
+			    "must be sha256// and the base64 SHA-256 of the "
+			    "endpoint's public key (several separated by ';'), "
+			    "not \"%.80s\"", kv->value));
+		else
+			util_strlcpy(p->endpoint_pin, kv->value,
+			    sizeof(p->endpoint_pin));
 	}
-	kv = kv_find(f, "receipt_cert");
-	if (resolve_path(f->dir, kv->value, path, sizeof(path)) != 0 ||
-	    pki_read_cert(path, &p->receipt_cert) != 0) {
-		cfgerr(err, errlen, f->path, kv->line, "receipt_cert: cannot read a "
-		    "PEM certificate from %s", kv->value);
-		return GW_ERR_CONFIG;
-	}
-	if (push_long(f, "max_attempts", 1, 1000, 12, &v, err, errlen) != 0)
-		return GW_ERR_CONFIG;
+	if ((kv = kv_find(f, "receipt_cert")) != NULL)
+		STEP(x, r, receipt_apply(x, f, kv, p));
+	return r;
+}
+
+/* Retry policy and retention: numbers with defaults. */
+static int
+numbers_apply(struct cfgctx *x, const struct kvfile *f, struct party *p)
+{
+	long v;
+	int r = 0;
+
+	STEP(x, r, profile_long(x, f, "max_attempts", 1, 1000, 12, &v));
 	p->max_attempts = (int)v;
-	if (push_long(f, "max_age", 1, 365L * 86400, 7L * 86400, &p->max_age, err,
-	    errlen) != 0 ||
-	    push_long(f, "retry_base", 10, 3600000, 2000, &p->retry_base_ms, err,
-	    errlen) != 0 ||
-	    push_long(f, "retry_max", 10, 86400000, 600000, &p->retry_max_ms, err,
-	    errlen) != 0)
-		return GW_ERR_CONFIG;
+	STEP(x, r, profile_long(x, f, "max_age", 1, 365L * 86400, 7L * 86400,
+	    &p->max_age));
+	STEP(x, r, profile_long(x, f, "retry_base", 10, 3600000, 2000,
+	    &p->retry_base_ms));
+	STEP(x, r, profile_long(x, f, "retry_max", 10, 86400000, 600000,
+	    &p->retry_max_ms));
+	/* Days a delivered message body is kept (gateway/store_log.c). */
+	STEP(x, r, profile_long(x, f, "retention", 0, 36500, 365, &v));
+	p->retention_days = (int)v;
+	return r;
+}
+
+/*
+ * encryption_cert: one or more files (a key rollover).  Each must pass
+ * enc_key_check(); together they follow CERTS_SOME.  Every certificate
+ * read goes into p->enc_certs; enc_cert is the latest-expiring valid one.
+ */
+static int
+enc_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
+    struct party *p)
+{
+	char **files = NULL, **labels = NULL;
+	X509 **v;
+	size_t nfiles = 0, n, i, k;
+	int r = 0, e;
+
+	if ((e = parse_list(x, f, kv, LIST_PATH, &files, &nfiles)) != 0)
+		return e;
+	if (nfiles > CONFIG_MAX_ENC) {
+		e = problem(x, 1, f->path, kv->line, "encryption_cert names more "
+		    "than %d files", CONFIG_MAX_ENC);
+		goto out;
+	}
+	e = GW_ERR_NOMEM;
+	if ((p->enc_certs = calloc(nfiles, sizeof(*p->enc_certs))) == NULL ||
+	    (labels = calloc(nfiles, sizeof(*labels))) == NULL)
+		goto out;
+	for (i = 0; i < nfiles; i++) {
+		k = p->nenc_certs;
+		e = GW_ERR_NOMEM;
+		/* a file that failed leaves its slot to the next one */
+		if (labels[k] == NULL && (labels[k] = malloc(PATH_MAX)) == NULL)
+			goto out;
+		if (resolve_path(f->dir, files[i], labels[k], PATH_MAX) != 0)
+			e = problem(x, 1, f->path, kv->line, "the path of "
+			    "encryption_cert \"%.80s\" is too long", files[i]);
+		else if ((e = certs_read(x, f->path, kv->line, "encryption_cert",
+		    labels[k], &v, &n)) == 0) {
+			p->enc_certs[p->nenc_certs++] = v[0];
+			v[0] = NULL;
+			certv_free(v, n);
+			e = enc_key_check(x, f->path, kv->line, labels[k],
+			    p->enc_certs[k], p->allow_rsa2048);
+		}
+		if (stop(x, e))
+			goto out;
+		r = r != 0 ? r : e;
+	}
+	e = certs_validity(x, f->path, kv->line, "encryption_cert", p->enc_certs,
+	    labels, p->nenc_certs, CERTS_SOME);
+	p->enc_cert = enc_latest(p->enc_certs, p->nenc_certs, x->now);
+ out:
+	for (i = 0; labels != NULL && i < nfiles; i++)
+		free(labels[i]);
+	free(labels);
+	strv_free(files, nfiles);
+	return stop(x, e) || r == 0 ? e : r;
+}
+
+/* Names an EKU in signer_eku may use (or a dotted OID). */
+static const char *const eku_names[] = { "serverAuth", "clientAuth",
+    "codeSigning", "emailProtection", "timeStamping", "OCSPSigning" };
+
+/* signer_eku: names or dotted OIDs, stored as dotted OIDs. */
+static int
+eku_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
+    struct party *p)
+{
+	ASN1_OBJECT *obj;
+	char dotted[128];
+	size_t i, j;
+	int r, known, len;
+
+	if ((r = parse_list(x, f, kv, LIST_URI, &p->signer_eku,
+	    &p->nsigner_eku)) != 0)
+		return r;
+	for (i = 0; i < p->nsigner_eku; i++) {
+		known = strspn(p->signer_eku[i], "0123456789.") ==
+		    strlen(p->signer_eku[i]);
+		for (j = 0; j < sizeof(eku_names) / sizeof(eku_names[0]); j++)
+			known |= strcmp(p->signer_eku[i], eku_names[j]) == 0;
+		obj = known ? OBJ_txt2obj(p->signer_eku[i], 0) : NULL;
+		len = obj != NULL ? OBJ_obj2txt(dotted, sizeof(dotted), obj, 1) : -1;
+		if (len <= 0 || (size_t)len >= sizeof(dotted)) {
+			ASN1_OBJECT_free(obj);
+			r = problem(x, 1, f->path, kv->line, "signer_eku: \"%.80s\" is "
+			    "neither an OID nor one of serverAuth, clientAuth, "
+			    "codeSigning, emailProtection, timeStamping, OCSPSigning",
+			    p->signer_eku[i]);
+			strv_free(p->signer_eku, p->nsigner_eku);
+			p->signer_eku = NULL;
+			p->nsigner_eku = 0;
+			return r;
+		}
+		ASN1_OBJECT_free(obj);
+		free(p->signer_eku[i]);
+		if ((p->signer_eku[i] = strdup(dotted)) == NULL) {
+			/* keep the array free-able: shift the rest down */
+			for (j = i + 1; j < p->nsigner_eku; j++)
+				p->signer_eku[j - 1] = p->signer_eku[j];
+			p->nsigner_eku--;
+			return GW_ERR_NOMEM;
+		}
+	}
 	return 0;
 }
 
 static int
-authority_apply(const struct config *c, const struct kvfile *f,
-    struct party *p, char *err, size_t errlen)
+portal_apply(struct cfgctx *x, const struct kvfile *f, struct party *p,
+    struct pinfo *pi)
 {
 	const struct kv *kv;
-	long v;
-	int r;
+	int r = 0;
+
+	if ((kv = kv_find(f, "readers")) != NULL) {
+		pi->readers_line = kv->line;
+		STEP(x, r, parse_list(x, f, kv, LIST_ID, &p->readers, &p->nreaders));
+	}
+	if ((kv = kv_find(f, "signer_ca")) != NULL)
+		STEP(x, r, cafile_apply(x, f, kv, p->signer_ca,
+		    sizeof(p->signer_ca), &p->signer_cas, &p->nsigner_cas));
+	if ((kv = kv_find(f, "revocation")) != NULL) {
+		if (revocation_valid(kv->value))
+			util_strlcpy(p->revocation, kv->value, sizeof(p->revocation));
+		else
+			STEP(x, r, problem(x, 1, f->path, kv->line, "revocation must "
+			    "be require, prefer or off, not \"%.40s\"", kv->value));
+	}
+	if ((kv = kv_find(f, "signer_eku")) != NULL)
+		STEP(x, r, eku_apply(x, f, kv, p));
+	return r;
+}
+
+static int
+authority_apply(struct cfgctx *x, const struct kvfile *f, struct party *p)
+{
+	const struct kv *kv;
+	int r = 0;
 
 	util_strlcpy(p->delivery, "pull", sizeof(p->delivery));
 	if ((kv = kv_find(f, "delivery")) != NULL) {
-		if (strcmp(kv->value, "pull") != 0 && strcmp(kv->value, "push") != 0) {
-			cfgerr(err, errlen, f->path, kv->line,
-			    "delivery must be pull or push, not \"%s\"", kv->value);
-			return GW_ERR_CONFIG;
-		}
-		util_strlcpy(p->delivery, kv->value, sizeof(p->delivery));
+		if (strcmp(kv->value, "pull") == 0 || strcmp(kv->value, "push") == 0)
+			util_strlcpy(p->delivery, kv->value, sizeof(p->delivery));
+		else
+			STEP(x, r, problem(x, 1, f->path, kv->line, "delivery must "
+			    "be pull or push, not \"%s\"", kv->value));
 	}
-	if ((r = push_apply(f, p, err, errlen)) != 0)
-		return r;
-	if ((kv = kv_find(f, "encryption_cert")) == NULL) {
-		cfgerr(err, errlen, f->path, 0, "an authority profile needs "
-		    "encryption_cert");
-		return GW_ERR_CONFIG;
+	STEP(x, r, push_apply(x, f, p));
+	STEP(x, r, numbers_apply(x, f, p));
+	util_strlcpy(p->scheme, "gatewayd", sizeof(p->scheme));
+	if ((kv = kv_find(f, "scheme")) != NULL) {
+		if (party_id_valid(kv->value))
+			util_strlcpy(p->scheme, kv->value, sizeof(p->scheme));
+		else
+			STEP(x, r, problem(x, 1, f->path, kv->line, "scheme must be "
+			    "1-63 characters of A-Z a-z 0-9 . _ : -, not \"%.80s\"",
+			    kv->value));
 	}
-	if ((r = enc_cert_load(f, kv, &p->enc_cert, err, errlen)) != 0)
-		return r;
-	if ((kv = kv_find(f, "services")) != NULL &&
-	    (r = parse_list(f, kv, 0, &p->services, &p->nservices, err, errlen)) != 0)
-		return r;
-	p->max_size = c->max_body;
-	if ((kv = kv_find(f, "max_size")) != NULL &&
-	    parse_size(kv->value, CONFIG_MAX_SIZE, &p->max_size) != 0) {
-		cfgerr(err, errlen, f->path, kv->line, "max_size must be a size in "
-		    "bytes from 1 to 4G (suffixes k, M, G), not \"%s\"", kv->value);
-		return GW_ERR_CONFIG;
+	if ((kv = kv_find(f, "scenarios")) != NULL)
+		STEP(x, r, parse_list(x, f, kv, LIST_URI, &p->scenarios,
+		    &p->nscenarios));
+	if ((kv = kv_find(f, "encryption_cert")) == NULL)
+		STEP(x, r, problem(x, 1, f->path, 0, "an authority profile needs "
+		    "encryption_cert"));
+	else
+		STEP(x, r, enc_apply(x, f, kv, p));
+	return r;
+}
+
+/* id, kind, name, tls_cert. */
+static int
+profile_identity(struct cfgctx *x, const struct kvfile *f, struct party *p,
+    struct pinfo *pi)
+{
+	const struct kv *kv;
+	int r = 0;
+
+	if ((kv = kv_find(f, "id")) == NULL)
+		STEP(x, r, problem(x, 1, f->path, 0, "the required key \"id\" is "
+		    "missing"));
+	else if (!party_id_valid(kv->value))
+		STEP(x, r, problem(x, 1, f->path, kv->line, "id must be 1-63 "
+		    "characters of A-Z a-z 0-9 . _ : -, not \"%.80s\"", kv->value));
+	else {
+		util_strlcpy(p->id, kv->value, sizeof(p->id));
+		pi->id_line = kv->line;
 	}
-	/* Days a delivered message body is kept (gateway/store_log.c). */
-	if (push_long(f, "retention", 0, 36500, 365, &v, err, errlen) != 0)
-		return GW_ERR_CONFIG;
-	p->retention_days = (int)v;
-	return 0;
+	if ((kv = kv_find(f, "kind")) == NULL)
+		STEP(x, r, problem(x, 1, f->path, 0, "the required key \"kind\" is "
+		    "missing"));
+	else if (strcmp(kv->value, "portal") == 0)
+		p->kind = PARTY_PORTAL;
+	else if (strcmp(kv->value, "authority") == 0)
+		p->kind = PARTY_AUTHORITY;
+	else
+		STEP(x, r, problem(x, 1, f->path, kv->line, "kind must be portal "
+		    "or authority, not \"%.80s\"", kv->value));
+	util_strlcpy(p->name, p->id, sizeof(p->name));
+	if ((kv = kv_find(f, "name")) != NULL &&
+	    util_strlcpy(p->name, kv->value, sizeof(p->name)) >= sizeof(p->name))
+		STEP(x, r, problem(x, 1, f->path, kv->line, "name is longer than "
+		    "%zu bytes", sizeof(p->name) - 1));
+	if ((kv = kv_find(f, "tls_cert")) == NULL)
+		STEP(x, r, problem(x, 1, f->path, 0, "the required key \"tls_cert\" "
+		    "is missing"));
+	else {
+		pi->tls_line = kv->line;
+		STEP(x, r, tls_apply(x, f, kv, p));
+	}
+	return r;
+}
+
+/* services, max_size, allow_rsa2048: both kinds, with the kind's default. */
+static int
+profile_limits(struct cfgctx *x, const struct config *c,
+    const struct kvfile *f, struct party *p, struct pinfo *pi)
+{
+	const struct kv *kv;
+	unsigned long long size;
+	int r = 0, e;
+
+	if ((kv = kv_find(f, "services")) != NULL) {
+		pi->services_line = kv->line;
+		STEP(x, r, parse_list(x, f, kv, LIST_URI, &p->services,
+		    &p->nservices));
+	}
+	p->max_size = p->kind == PARTY_PORTAL ? (size_t)c->max_submission :
+	    c->max_body;
+	if ((kv = kv_find(f, "max_size")) != NULL) {
+		e = size_value(x, f, kv, CONFIG_MAX_SUBMISSION, &size);
+		if (e == 0)
+			p->max_size = (size_t)size;
+		STEP(x, r, e);
+	}
+	if ((kv = kv_find(f, "allow_rsa2048")) != NULL)
+		STEP(x, r, yesno_value(x, f, kv, &p->allow_rsa2048));
+	return r;
 }
 
 /* The keys common to both kinds, then the kind's own. */
 static int
-profile_apply(const struct config *c, const struct kvfile *f, struct party *p,
-    struct pinfo *pi, char *err, size_t errlen)
+profile_apply(struct cfgctx *x, const struct config *c,
+    const struct kvfile *f, struct party *p, struct pinfo *pi)
 {
-	const struct kv *kv;
-	size_t i;
+	size_t i, j;
+	int r = 0;
 
-	if ((kv = kv_find(f, "id")) == NULL) {
-		cfgerr(err, errlen, f->path, 0, "the required key \"id\" is missing");
-		return GW_ERR_CONFIG;
-	}
-	if (!party_id_valid(kv->value)) {
-		cfgerr(err, errlen, f->path, kv->line, "id must be 1-63 characters "
-		    "of A-Z a-z 0-9 . _ : -, not \"%.80s\"", kv->value);
-		return GW_ERR_CONFIG;
-	}
-	util_strlcpy(p->id, kv->value, sizeof(p->id));
-	pi->id_line = kv->line;
-	if ((kv = kv_find(f, "kind")) == NULL) {
-		cfgerr(err, errlen, f->path, 0, "the required key \"kind\" is missing");
-		return GW_ERR_CONFIG;
-	}
-	if (strcmp(kv->value, "portal") == 0)
-		p->kind = PARTY_PORTAL;
-	else if (strcmp(kv->value, "authority") == 0)
-		p->kind = PARTY_AUTHORITY;
-	else {
-		cfgerr(err, errlen, f->path, kv->line,
-		    "kind must be portal or authority, not \"%.80s\"", kv->value);
-		return GW_ERR_CONFIG;
-	}
-	util_strlcpy(p->name, p->id, sizeof(p->name));
-	if ((kv = kv_find(f, "name")) != NULL &&
-	    util_strlcpy(p->name, kv->value, sizeof(p->name)) >= sizeof(p->name)) {
-		cfgerr(err, errlen, f->path, kv->line, "name is longer than %zu "
-		    "bytes", sizeof(p->name) - 1);
-		return GW_ERR_CONFIG;
-	}
-	if ((kv = kv_find(f, "tls_cert")) == NULL) {
-		cfgerr(err, errlen, f->path, 0,
-		    "the required key \"tls_cert\" is missing");
-		return GW_ERR_CONFIG;
-	}
-	if (tls_fpr_load(f, kv, p, err, errlen) != 0)
-		return GW_ERR_CONFIG;
-	pi->tls_line = kv->line;
-	if (p->kind == PARTY_AUTHORITY) {
-		if ((kv = kv_find(f, "readers")) != NULL) {
-			cfgerr(err, errlen, f->path, kv->line,
-			    "readers is only valid in a portal profile");
-			return GW_ERR_CONFIG;
-		}
-		return authority_apply(c, f, p, err, errlen);
-	}
-	for (i = 0; i < sizeof(authority_only) / sizeof(authority_only[0]); i++)
-		if ((kv = kv_find(f, authority_only[i])) != NULL) {
-			cfgerr(err, errlen, f->path, kv->line,
-			    "%s is only valid in an authority profile", kv->key);
-			return GW_ERR_CONFIG;
-		}
-	if ((kv = kv_find(f, "readers")) == NULL)
-		return 0;
-	pi->readers_line = kv->line;
-	return parse_list(f, kv, 1, &p->readers, &p->nreaders, err, errlen);
+	STEP(x, r, profile_identity(x, f, p, pi));
+	if (p->kind == 0)	/* which keys belong is not known */
+		return r;
+	for (i = 0; i < f->n; i++)
+		for (j = 0; j < NPROFILE_KEYS; j++)
+			if (strcmp(f->kv[i].key, profile_keys[j].name) == 0 &&
+			    profile_keys[j].kind != 0 &&
+			    profile_keys[j].kind != (int)p->kind)
+				STEP(x, r, problem(x, 1, f->path, f->kv[i].line,
+				    "%s is only valid in %s profile", f->kv[i].key,
+				    profile_keys[j].kind == PARTY_PORTAL ? "a portal" :
+				    "an authority"));
+	STEP(x, r, profile_limits(x, c, f, p, pi));
+	if (p->kind == PARTY_AUTHORITY)
+		STEP(x, r, authority_apply(x, f, p));
+	else
+		STEP(x, r, portal_apply(x, f, p, pi));
+	return r;
 }
 
 /* Loads one profile into p; p's fields are freed by config_free either way. */
 static int
-profile_load(const struct config *c, const char *path, struct party *p,
-    struct pinfo *pi, char *err, size_t errlen)
+profile_load(struct cfgctx *x, const struct config *c, const char *path,
+    struct party *p, struct pinfo *pi)
 {
 	struct kvfile f;
 	int r;
 
-	r = kv_read(path, profile_key_known, &f, err, errlen);
+	r = kv_read(x, path, profile_key_known, &f);
 	if (r == 0 && (pi->file = strdup(f.path)) == NULL)
 		r = GW_ERR_NOMEM;
 	if (r == 0)
-		r = profile_apply(c, &f, p, pi, err, errlen);
+		r = profile_apply(x, c, &f, p, pi);
 	kv_free(&f);
 	return r;
 }
@@ -920,8 +1507,8 @@ name_cmp(const void *a, const void *b)
 
 /* The *.conf names in dir (no hidden files), sorted for stable errors. */
 static int
-profile_names(const struct config *c, char ***out, size_t *outn,
-    char *err, size_t errlen)
+profile_names(struct cfgctx *x, const struct config *c, char ***out,
+    size_t *outn)
 {
 	DIR *d;
 	struct dirent *de;
@@ -929,11 +1516,9 @@ profile_names(const struct config *c, char ***out, size_t *outn,
 	size_t n = 0, len;
 	int r = GW_ERR_NOMEM;
 
-	if ((d = opendir(c->profiles_dir)) == NULL) {
-		cfgerr(err, errlen, c->path, 0, "profiles_dir %s cannot be opened: %s",
-		    c->profiles_dir, strerror(errno));
-		return GW_ERR_CONFIG;
-	}
+	if ((d = opendir(c->profiles_dir)) == NULL)
+		return problem(x, 1, c->path, 0, "profiles_dir %s cannot be "
+		    "opened: %s", c->profiles_dir, strerror(errno));
 	if ((v = calloc(CONFIG_MAX_PARTIES, sizeof(*v))) == NULL)
 		goto out;
 	while ((de = readdir(d)) != NULL) {
@@ -942,9 +1527,8 @@ profile_names(const struct config *c, char ***out, size_t *outn,
 		    strcmp(de->d_name + len - 5, ".conf") != 0)
 			continue;
 		if (n == CONFIG_MAX_PARTIES) {
-			cfgerr(err, errlen, c->path, 0, "profiles_dir %s holds more "
+			r = problem(x, 1, c->path, 0, "profiles_dir %s holds more "
 			    "than %d profiles", c->profiles_dir, CONFIG_MAX_PARTIES);
-			r = GW_ERR_CONFIG;
 			goto out;
 		}
 		if ((v[n] = strdup(de->d_name)) == NULL)
@@ -963,119 +1547,232 @@ profile_names(const struct config *c, char ***out, size_t *outn,
 	return r;
 }
 
-/* Across profiles: unique ids and fingerprints, readers are authorities. */
+/* Unique ids and TLS fingerprints (parties whose own were bad are left
+ * out: they were reported already). */
 static int
-profiles_check(const struct config *c, const struct pinfo *pi,
-    char *err, size_t errlen)
+profiles_unique(struct cfgctx *x, const struct config *c,
+    const struct pinfo *pi)
 {
-	const struct party *p, *q, *rd;
+	const struct party *p, *q;
 	size_t i, j;
+	int r = 0;
 
 	for (i = 0; i < c->nparties; i++) {
 		p = &c->parties[i];
 		for (j = 0; j < i; j++) {
 			q = &c->parties[j];
-			if (strcmp(p->id, q->id) == 0) {
-				cfgerr(err, errlen, pi[i].file, pi[i].id_line,
+			if (p->id[0] != '\0' && strcmp(p->id, q->id) == 0)
+				STEP(x, r, problem(x, 1, pi[i].file, pi[i].id_line,
 				    "the id \"%s\" is already used by %s", p->id,
-				    pi[j].file);
-				return GW_ERR_CONFIG;
-			}
-			if (strcmp(p->tls_fpr, q->tls_fpr) == 0) {
-				cfgerr(err, errlen, pi[i].file, pi[i].tls_line,
+				    pi[j].file));
+			if (p->tls_fpr[0] != '\0' && strcmp(p->tls_fpr,
+			    q->tls_fpr) == 0)
+				STEP(x, r, problem(x, 1, pi[i].file, pi[i].tls_line,
 				    "tls_cert is the same certificate as that of "
 				    "\"%s\" (%s); each party needs its own", q->id,
-				    pi[j].file);
-				return GW_ERR_CONFIG;
-			}
+				    pi[j].file));
 		}
 	}
+	return r;
+}
+
+/* 1 if some authority p may submit to accepts service. */
+static int
+service_known(const struct config *c, const struct party *p,
+    const char *service)
+{
+	const struct party *a;
+	size_t i;
+
 	for (i = 0; i < c->nparties; i++) {
-		p = &c->parties[i];
-		for (j = 0; j < p->nreaders; j++) {
-			rd = config_party(c, p->readers[j]);
-			if (rd == NULL || rd->kind != PARTY_AUTHORITY) {
-				cfgerr(err, errlen, pi[i].file, pi[i].readers_line,
-				    "readers names \"%s\", which is not a configured "
-				    "authority", p->readers[j]);
-				return GW_ERR_CONFIG;
-			}
-		}
+		a = &c->parties[i];
+		if (a->kind == PARTY_AUTHORITY && a->id[0] != '\0' &&
+		    (p->nreaders == 0 || strv_has(p->readers, p->nreaders, a->id)) &&
+		    (a->nservices == 0 || strv_has(a->services, a->nservices,
+		    service)))
+			return 1;
 	}
 	return 0;
 }
 
+/* A portal's readers are authorities, its services accepted by one. */
 static int
-profiles_load(struct config *c, char *err, size_t errlen)
+profiles_refs(struct cfgctx *x, const struct config *c,
+    const struct pinfo *pi)
+{
+	const struct party *p, *rd;
+	size_t i, j;
+	int r = 0;
+
+	for (i = 0; i < c->nparties; i++) {
+		p = &c->parties[i];
+		if (p->kind != PARTY_PORTAL)
+			continue;
+		for (j = 0; j < p->nreaders; j++) {
+			rd = config_party(c, p->readers[j]);
+			if (rd == NULL || rd->kind != PARTY_AUTHORITY)
+				STEP(x, r, problem(x, 1, pi[i].file, pi[i].readers_line,
+				    "readers names \"%s\", which is not a "
+				    "configured authority", p->readers[j]));
+		}
+		for (j = 0; j < p->nservices; j++)
+			if (!service_known(c, p, p->services[j]))
+				STEP(x, r, problem(x, 1, pi[i].file,
+				    pi[i].services_line, "unknown service \"%s\": no "
+				    "authority this portal may submit to accepts it",
+				    p->services[j]));
+	}
+	return r;
+}
+
+static int
+profiles_load(struct cfgctx *x, struct config *c)
 {
 	char **names = NULL, path[PATH_MAX];
 	struct pinfo *pi = NULL;
 	size_t n = 0, i;
-	int r;
+	int r = 0, e;
 
-	if ((r = profile_names(c, &names, &n, err, errlen)) != 0)
-		return r;
-	r = GW_ERR_NOMEM;
+	if ((e = profile_names(x, c, &names, &n)) != 0)
+		return e;
+	e = GW_ERR_NOMEM;
 	if (n > 0 && ((c->parties = calloc(n, sizeof(*c->parties))) == NULL ||
 	    (pi = calloc(n, sizeof(*pi))) == NULL))
 		goto out;
 	for (i = 0; i < n; i++) {
-		if (resolve_path(c->profiles_dir, names[i], path, sizeof(path)) != 0) {
-			cfgerr(err, errlen, c->profiles_dir, 0, "the path of %s is "
+		if (resolve_path(c->profiles_dir, names[i], path, sizeof(path)) != 0)
+			e = problem(x, 1, c->profiles_dir, 0, "the path of %s is "
 			    "too long", names[i]);
-			r = GW_ERR_CONFIG;
-			goto out;
+		else {
+			/* counted before loading: config_free frees a partial
+			 * party */
+			c->nparties++;
+			e = profile_load(x, c, path, &c->parties[c->nparties - 1],
+			    &pi[c->nparties - 1]);
 		}
-		/* counted before loading: config_free frees a partial party */
-		c->nparties++;
-		r = profile_load(c, path, &c->parties[i], &pi[i], err, errlen);
-		if (r != 0)
+		if (stop(x, e))
 			goto out;
+		r = r != 0 ? r : e;
 	}
-	r = profiles_check(c, pi, err, errlen);
+	if (!stop(x, e = profiles_unique(x, c, pi))) {
+		r = r != 0 ? r : e;
+		e = profiles_refs(x, c, pi);
+	}
  out:
 	for (i = 0; pi != NULL && i < n; i++)
 		free(pi[i].file);
 	free(pi);
 	strv_free(names, n);
+	return stop(x, e) || r == 0 ? e : r;
+}
+
+static int
+nomem(struct cfgctx *x, const char *path, int r)
+{
+	if (r == GW_ERR_NOMEM)
+		problem(x, 1, path, 0, "out of memory while loading");
 	return r;
 }
 
 int
 config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
+	struct cfgctx x;
 	struct config *c = NULL;
 	struct kvfile f;
 	int r;
 
+	memset(&x, 0, sizeof(x));
+	x.err = err;
+	x.errlen = errlen;
+	x.now = time(NULL);
 	memset(&f, 0, sizeof(f));
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		r = GW_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = kv_read(path, gateway_key_known, &f, err, errlen)) != 0)
+	if ((r = kv_read(&x, path, gateway_key_known, &f)) != 0)
 		goto out;
-	if ((r = gateway_apply(c, &f, err, errlen)) != 0)
+	if ((r = gateway_apply(&x, c, &f)) != 0)
 		goto out;
-	if ((r = profiles_load(c, err, errlen)) != 0)
+	if ((r = profiles_load(&x, c)) != 0)
 		goto out;
 	*out = c;
 	c = NULL;
  out:
-	if (r == GW_ERR_NOMEM)
-		cfgerr(err, errlen, path, 0, "out of memory while loading");
+	nomem(&x, path, r);
 	kv_free(&f);
 	config_free(c);
 	return r;
 }
 
+/* The whole configuration of the gateway file path, every problem. */
+static int
+check_gateway(struct cfgctx *x, struct config *c, const char *path)
+{
+	struct kvfile f;
+	int r;
+
+	if ((r = kv_read(x, path, gateway_key_known, &f)) == 0 &&
+	    !stop(x, r = gateway_apply(x, c, &f)) && c->profiles_dir[0] != '\0')
+		r = profiles_load(x, c);
+	kv_free(&f);
+	return r;
+}
+
+int
+config_check(const char *path,
+    void (*report)(void *arg, int is_error, const char *sentence), void *arg)
+{
+	struct cfgctx x;
+	struct config *c;
+	struct stat st;
+	char gw[PATH_MAX];
+	int r;
+
+	memset(&x, 0, sizeof(x));
+	x.report = report;
+	x.arg = arg;
+	x.all = 1;
+	x.now = time(NULL);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return nomem(&x, path, GW_ERR_NOMEM);
+	if (stat(path, &st) != 0)
+		r = problem(&x, 1, path, 0, "cannot be read: %s", strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		r = check_gateway(&x, c, path);
+	else if (resolve_path(path, "gateway.conf", gw, sizeof(gw)) != 0)
+		r = problem(&x, 1, path, 0, "the path is too long");
+	else if (access(gw, F_OK) == 0)
+		r = check_gateway(&x, c, gw);
+	else {
+		/* a profiles directory alone: the gateway's defaults */
+		gateway_defaults(c);
+		if (realpath(path, gw) == NULL ||
+		    util_strlcpy(c->profiles_dir, gw, sizeof(c->profiles_dir)) >=
+		    sizeof(c->profiles_dir))
+			r = problem(&x, 1, path, 0, "the path is too long");
+		else {
+			util_strlcpy(c->path, c->profiles_dir, sizeof(c->path));
+			r = profiles_load(&x, c);
+		}
+	}
+	config_free(c);
+	if (r == GW_ERR_NOMEM)
+		return nomem(&x, path, r);
+	return x.nerrors > 0 ? GW_ERR_CONFIG : 0;
+}
+
 static void
 party_clear(struct party *p)
 {
-	X509_free(p->enc_cert);
+	certv_free(p->enc_certs, p->nenc_certs);	/* enc_cert is one of them */
 	X509_free(p->receipt_cert);
+	certv_free(p->signer_cas, p->nsigner_cas);
 	strv_free(p->services, p->nservices);
+	strv_free(p->scenarios, p->nscenarios);
 	strv_free(p->readers, p->nreaders);
+	strv_free(p->signer_eku, p->nsigner_eku);
 }
 
 void
@@ -1224,19 +1921,75 @@ config_party_by_fpr(const struct config *c, const char *fpr)
 	return NULL;
 }
 
-int
-config_may_submit(const struct config *c, const struct party *portal,
-    const struct party *reader, const char *service)
+/* The rules of config_may_submit2(); scenarios only if check_scenario. */
+static int
+may_submit(const struct party *portal, const struct party *reader,
+    const char *service, const char *scenario, int check_scenario)
 {
-	(void)c;	/* the rules live in the two profiles */
 	if (portal == NULL || reader == NULL || portal->kind != PARTY_PORTAL ||
 	    reader->kind != PARTY_AUTHORITY)
 		return 0;
 	if (portal->nreaders > 0 &&
 	    !strv_has(portal->readers, portal->nreaders, reader->id))
 		return 0;
+	if (portal->nservices > 0 &&
+	    !strv_has(portal->services, portal->nservices, service))
+		return 0;
 	if (reader->nservices > 0 &&
 	    !strv_has(reader->services, reader->nservices, service))
 		return 0;
+	if (check_scenario && reader->nscenarios > 0 &&
+	    !strv_has(reader->scenarios, reader->nscenarios, scenario))
+		return 0;
 	return 1;
+}
+
+int
+config_may_submit(const struct config *c, const struct party *portal,
+    const struct party *reader, const char *service)
+{
+	(void)c;	/* the rules live in the two profiles */
+	return may_submit(portal, reader, service, NULL, 0);
+}
+
+int
+config_may_submit2(const struct config *c, const struct party *portal,
+    const struct party *reader, const char *service, const char *scenario)
+{
+	(void)c;
+	return may_submit(portal, reader, service, scenario, 1);
+}
+
+size_t
+config_enc_certs_valid(const struct party *p, time_t now, X509 **out,
+    size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; p != NULL && i < p->nenc_certs && n < max; i++)
+		if (cert_valid_at(p->enc_certs[i], now))
+			out[n++] = p->enc_certs[i];
+	return n;
+}
+
+int
+config_signer_eku_ok(const struct party *portal, X509 *cert)
+{
+	EXTENDED_KEY_USAGE *eku;
+	char dotted[128];
+	int i, ok = 0, len;
+
+	if (portal == NULL || portal->nsigner_eku == 0)
+		return 1;
+	if (cert == NULL || (eku = X509_get_ext_d2i(cert, NID_ext_key_usage,
+	    NULL, NULL)) == NULL)
+		return 0;
+	for (i = 0; !ok && i < sk_ASN1_OBJECT_num(eku); i++) {
+		len = OBJ_obj2txt(dotted, sizeof(dotted),
+		    sk_ASN1_OBJECT_value(eku, i), 1);
+		ok = len > 0 && (size_t)len < sizeof(dotted) &&
+		    strv_has(portal->signer_eku, portal->nsigner_eku, dotted);
+	}
+	EXTENDED_KEY_USAGE_free(eku);
+	return ok;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -51,6 +52,20 @@ writef(const char *path, const char *fmt, ...)
 	assert_int_equal(fclose(f), 0);
 }
 
+/* base/name with text (setup: no cmocka asserts outside a test). */
+static void
+writef_raw(const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", base, name);
+	if ((f = fopen(path, "w")) != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
 /* A file in the dev directory; up to 8 results may be live at once. */
 static const char *
 devp(const char *name)
@@ -63,16 +78,31 @@ devp(const char *name)
 	return b;
 }
 
+/* base/name (the group's odd certificates). */
+static const char *
+basep(const char *name)
+{
+	static char bufs[8][PATH_MAX];
+	static int i;
+	char *b = bufs[i++ % 8];
+
+	snprintf(b, PATH_MAX, "%s/%s", base, name);
+	return b;
+}
+
+/* One key per type for every throw-away certificate: RSA key generation
+ * under the sanitizers is the slow part. */
+static EVP_PKEY *tkeys[PKI_KEY_EC_P256 + 1];
+
 /* A throw-away self-signed certificate written to base/name. */
 static int
 make_cert(const char *name, enum pki_keytype type, long nb_offset, long days,
     int no_encipherment)
 {
 	struct pki_cert_spec spec;
-	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	char path[PATH_MAX];
-	int r;
+	int r = 0;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.cn = name;
@@ -81,11 +111,12 @@ make_cert(const char *name, enum pki_keytype type, long nb_offset, long days,
 	spec.days = days;
 	spec.no_encipherment = no_encipherment;
 	snprintf(path, sizeof(path), "%s/%s", base, name);
-	if ((r = pki_make_key(type, &key)) == 0 &&
-	    (r = pki_make_cert(&spec, key, NULL, NULL, &cert)) == 0)
+	if (tkeys[type] == NULL)
+		r = pki_make_key(type, &tkeys[type]);
+	if (r == 0 && (r = pki_make_cert(&spec, tkeys[type], NULL, NULL,
+	    &cert)) == 0)
 		r = pki_write_cert(path, cert);
 	X509_free(cert);
-	EVP_PKEY_free(key);
 	return r;
 }
 
@@ -104,14 +135,20 @@ group_setup(void **state)
 		fprintf(stderr, "config_dev: %s\n", err);
 		return -1;
 	}
-	/* expired 2 days ago; EC; RSA without keyEncipherment; spare TLS */
-	if (make_cert("expired.pem", PKI_KEY_RSA2048, -3 * 86400L, 1, 0) != 0 ||
-	    make_cert("ec.pem", PKI_KEY_EC_P256, -3600, 30, 0) != 0 ||
-	    make_cert("nokeyenc.pem", PKI_KEY_RSA2048, -3600, 30, 1) != 0 ||
-	    make_cert("future.pem", PKI_KEY_RSA2048, 86400L, 30, 0) != 0 ||
-	    make_cert("spare-1.pem", PKI_KEY_EC_P256, -3600, 30, 0) != 0 ||
-	    make_cert("spare-2.pem", PKI_KEY_EC_P256, -3600, 30, 0) != 0)
+	/* expired 2 days ago; EC; RSA without keyEncipherment; not valid yet;
+	 * spare TLS; RSA-2048; expiring in 10 days; valid 60 days; garbage */
+	if (make_cert("expired.pem", PKI_KEY_RSA3072, -3 * 86400L, 1, 0) != 0 ||
+	    make_cert("ec.pem", PKI_KEY_EC_P256, -3600, 90, 0) != 0 ||
+	    make_cert("nokeyenc.pem", PKI_KEY_RSA3072, -3600, 90, 1) != 0 ||
+	    make_cert("future.pem", PKI_KEY_RSA3072, 86400L, 90, 0) != 0 ||
+	    make_cert("spare-1.pem", PKI_KEY_EC_P256, -3600, 90, 0) != 0 ||
+	    make_cert("spare-2.pem", PKI_KEY_EC_P256, -3600, 90, 0) != 0 ||
+	    make_cert("weak.pem", PKI_KEY_RSA2048, -3600, 365, 0) != 0 ||
+	    make_cert("soon.pem", PKI_KEY_RSA3072, -3600, 10, 0) != 0 ||
+	    make_cert("enc2.pem", PKI_KEY_RSA3072, -3600, 60, 0) != 0 ||
+	    make_cert("expired-ec.pem", PKI_KEY_EC_P256, -3 * 86400L, 1, 0) != 0)
 		return -1;
+	writef_raw("garbage.pem", "not a certificate\n");
 	return 0;
 }
 
@@ -127,8 +164,12 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 static int
 group_teardown(void **state)
 {
+	size_t i;
+
 	(void)state;
 	config_free(devcfg);
+	for (i = 0; i < sizeof(tkeys) / sizeof(tkeys[0]); i++)
+		EVP_PKEY_free(tkeys[i]);
 	if (base[0] != '\0')
 		nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
@@ -723,8 +764,14 @@ test_keys_of_the_other_kind(void **state)
 
 	case_new(dir, sizeof(dir), NULL, NULL);
 	std_profiles(dir);
-	portal(dir, "portal-1", devp("portal-1.pem"), "services = urn:x\n");
+	portal(dir, "portal-1", devp("portal-1.pem"), "scenarios = x\n");
 	expect_error(dir, "portal-1.conf:5:", "only valid in an authority", NULL);
+
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	authority(dir, "authority-b", devp("authority-b.pem"),
+	    devp("authority-b.pem"), "signer_ca = x.pem\n");
+	expect_error(dir, "authority-b.conf:6:", "only valid in a portal", NULL);
 
 	case_new(dir, sizeof(dir), NULL, NULL);
 	std_profiles(dir);
@@ -775,6 +822,9 @@ test_examples_load(void **state)
 		{ "profiles/examples/gateway.conf", "gateway.conf" },
 		{ "profiles/examples/authority-bauamt.conf", "profiles/authority-bauamt.conf" },
 		{ "profiles/examples/portal-service.conf", "profiles/portal-service.conf" },
+		{ "profiles/examples/authority-jugendamt-push.conf",
+		    "profiles/authority-jugendamt-push.conf" },
+		{ "profiles/examples/portal-kommune.conf", "profiles/portal-kommune.conf" },
 	};
 	static const struct { const char *dev, *to; } certs[] = {
 		{ "gateway.pem", "tls/gateway-chain.pem" },
@@ -786,7 +836,19 @@ test_examples_load(void **state)
 		{ "authority-a.pem", "profiles/certs/bauamt-musterstadt-tls.pem" },
 		{ "authority-b.pem", "profiles/certs/bauamt-musterstadt-enc.pem" },
 		{ "portal-1.pem", "profiles/certs/portal-service-land-tls.pem" },
+		{ "ca.pem", "profiles/certs/jugendamt-musterkreis-endpoint-ca.pem" },
+		{ "authority-b.pem", "profiles/certs/jugendamt-musterkreis-receipt.pem" },
+		{ "authority-a.pem", "profiles/certs/jugendamt-musterkreis-enc-2025.pem" },
+		{ "ca.pem", "profiles/certs/portal-kommune-musterstadt-signer-ca.pem" },
 	};
+	/* from the group's own certificates: TLS certificates must differ */
+	static const struct { const char *name, *to; } more[] = {
+		{ "spare-1.pem", "profiles/certs/jugendamt-musterkreis-tls.pem" },
+		{ "spare-2.pem", "profiles/certs/portal-kommune-musterstadt-tls.pem" },
+		{ "enc2.pem", "profiles/certs/jugendamt-musterkreis-enc-2026.pem" },
+	};
+	const struct party *kommune, *jugendamt;
+	X509 *out[4];
 	static const char *const dirs[] = { "", "/tls", "/trust", "/sign",
 	    "/profiles", "/profiles/certs" };
 	const struct party *portal, *bauamt;
@@ -808,13 +870,19 @@ test_examples_load(void **state)
 		snprintf(path, sizeof(path), "%s/%s", dir, certs[i].to);
 		copy_file(devp(certs[i].dev), path);
 	}
+	for (i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, more[i].to);
+		copy_file(basep(more[i].name), path);
+	}
 	if (case_load(dir, &c, err, sizeof(err)) != 0)
 		fail_msg("examples: %s", err);
 	assert_string_equal(c->listen, "0.0.0.0:8443");
 	assert_int_equal(c->io_threads, 2);
 	assert_int_equal(c->max_body, 64 * 1024 * 1024);
 	assert_string_equal(c->database, "/var/lib/gatewayd/gateway.db");
-	assert_int_equal(c->nparties, 2);
+	assert_int_equal(c->max_submission, (uint64_t)4 << 30);
+	assert_string_equal(c->spool_dir, "/var/lib/gatewayd/spool");
+	assert_int_equal(c->nparties, 4);
 	portal = config_party(c, "portal-service-land");
 	bauamt = config_party(c, "bauamt-musterstadt");
 	assert_true(portal != NULL && bauamt != NULL);
@@ -822,6 +890,23 @@ test_examples_load(void **state)
 	assert_int_equal(config_may_submit(c, portal, bauamt,
 	    "urn:example:service:wohngeld"), 1);
 	assert_int_equal(config_may_submit(c, portal, bauamt, "urn:other"), 0);
+	/* the push authority in a key rollover, the portal with signer_ca */
+	kommune = config_party(c, "portal-kommune-musterstadt");
+	jugendamt = config_party(c, "jugendamt-musterkreis");
+	assert_true(kommune != NULL && jugendamt != NULL);
+	assert_string_equal(jugendamt->delivery, "push");
+	assert_string_equal(jugendamt->scheme, "xta");
+	assert_int_equal(jugendamt->nenc_certs, 2);
+	assert_int_equal(config_enc_certs_valid(jugendamt, time(NULL), out, 4), 2);
+	assert_int_equal(kommune->nsigner_cas, 1);
+	assert_string_equal(kommune->revocation, "require");
+	assert_int_equal(kommune->max_size, (size_t)1 << 30);
+	assert_int_equal(config_may_submit2(c, kommune, jugendamt,
+	    "urn:example:service:kita-platz", "urn:example:scenario:antrag"), 1);
+	assert_int_equal(config_may_submit2(c, kommune, jugendamt,
+	    "urn:example:service:kita-platz", "urn:example:scenario:x"), 0);
+	assert_int_equal(config_may_submit(c, kommune, bauamt,
+	    "urn:example:service:kita-platz"), 0);
 	config_free(c);
 }
 
@@ -902,6 +987,584 @@ test_may_submit(void **state)
 	config_free(c);
 }
 
+/* ---- key rollover and the encryption key rules ---- */
+
+/* What config_check() reported: "E: sentence" / "W: sentence" lines. */
+struct sink {
+	char text[32768];
+	size_t len;
+	int errors, warnings;
+};
+
+static void
+sink_report(void *arg, int is_error, const char *sentence)
+{
+	struct sink *s = arg;
+	size_t n = strlen(sentence);
+
+	/* one sentence each */
+	assert_true(n > 0 && sentence[n - 1] == '.');
+	assert_null(strchr(sentence, '\n'));
+	if (getenv("GW_TEST_VERBOSE") != NULL)
+		fprintf(stderr, "    %s: %s\n", is_error ? "error" : "warning",
+		    sentence);
+	if (is_error)
+		s->errors++;
+	else
+		s->warnings++;
+	s->len += (size_t)snprintf(s->text + s->len, sizeof(s->text) - s->len,
+	    "%s: %s\n", is_error ? "E" : "W", sentence);
+	assert_true(s->len < sizeof(s->text));
+}
+
+/* config_check(path) into s; expects rc. */
+static void
+check_into(const char *path, struct sink *s, int want)
+{
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(config_check(path, sink_report, s), want);
+}
+
+/* A line of s of the kind (1 error, 0 warning) with every fragment. */
+static void
+expect_line(const struct sink *s, int is_error, ...)
+{
+	const char *line = s->text, *nl, *frag;
+	char buf[4096];
+	va_list ap;
+	int ok;
+
+	for (; *line != '\0'; line = nl + 1) {
+		nl = strchr(line, '\n');
+		snprintf(buf, sizeof(buf), "%.*s", (int)(nl - line), line);
+		if (buf[0] != (is_error ? 'E' : 'W'))
+			continue;
+		ok = 1;
+		va_start(ap, is_error);
+		while ((frag = va_arg(ap, const char *)) != NULL)
+			ok &= strstr(buf, frag) != NULL;
+		va_end(ap);
+		if (ok)
+			return;
+	}
+	fprintf(stderr, "%s", s->text);	/* fail_msg() cuts it short */
+	fail_msg("no %s with those fragments in the report above",
+	    is_error ? "error" : "warning");
+}
+
+static void
+load_ok(const char *dir, struct config **c)
+{
+	char err[1024];
+
+	if (case_load(dir, c, err, sizeof(err)) != 0)
+		fail_msg("load: %s", err);
+}
+
+static void
+test_rollover(void **state)
+{
+	char dir[DIRLEN], enc[2 * PATH_MAX + 8];
+	X509 *out[4];
+	struct config *c = NULL;
+	const struct party *a;
+	struct sink s;
+	time_t now = time(NULL);
+
+	(void)state;
+	/* two valid: both used; enc_cert is the one that lasts longer */
+	snprintf(enc, sizeof(enc), "%s, %s", basep("enc2.pem"),
+	    devp("authority-a.pem"));
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	authority(dir, "authority-a", devp("authority-a.pem"), enc, NULL);
+	load_ok(dir, &c);
+	a = config_party(c, "authority-a");
+	assert_int_equal(a->nenc_certs, 2);
+	assert_ptr_equal(a->enc_cert, a->enc_certs[1]);	/* 825 days > 60 */
+	assert_int_equal(config_enc_certs_valid(a, now, out, 4), 2);
+	assert_ptr_equal(out[0], a->enc_certs[0]);
+	assert_int_equal(config_enc_certs_valid(a, now, out, 1), 1);
+	assert_int_equal(config_enc_certs_valid(a, now + 90 * 86400L, out, 4), 1);
+	assert_ptr_equal(out[0], a->enc_certs[1]);
+	assert_int_equal(config_enc_certs_valid(a, now + 1000 * 86400L, out, 4), 0);
+	assert_int_equal(config_enc_certs_valid(a, now - 400 * 86400L, out, 4), 0);
+	/* the old single-certificate authority: one */
+	assert_int_equal(config_party(c, "authority-b")->nenc_certs, 1);
+	assert_int_equal(config_enc_certs_valid(config_party(c, "portal-1"), now,
+	    out, 4), 0);
+	assert_int_equal(config_enc_certs_valid(NULL, now, out, 4), 0);
+	config_free(c);
+
+	/* an expired one next to a valid one: a warning, never used */
+	snprintf(enc, sizeof(enc), "%s,%s", basep("expired.pem"),
+	    devp("authority-a.pem"));
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	authority(dir, "authority-a", devp("authority-a.pem"), enc, NULL);
+	load_ok(dir, &c);
+	a = config_party(c, "authority-a");
+	assert_int_equal(a->nenc_certs, 2);
+	assert_int_equal(config_enc_certs_valid(a, now, out, 4), 1);
+	assert_ptr_equal(out[0], a->enc_certs[1]);
+	assert_ptr_equal(a->enc_cert, a->enc_certs[1]);
+	config_free(c);
+	check_into(dir, &s, 0);
+	assert_int_equal(s.errors, 0);
+	assert_int_equal(s.warnings, 1);
+	expect_line(&s, 0, "authority-a.conf:5:", "expired.pem expired on",
+	    "not used", NULL);
+
+	/* the next key announced in advance: fine, used once it is valid */
+	snprintf(enc, sizeof(enc), "%s, %s", devp("authority-a.pem"),
+	    basep("future.pem"));
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	authority(dir, "authority-a", devp("authority-a.pem"), enc, NULL);
+	load_ok(dir, &c);
+	a = config_party(c, "authority-a");
+	assert_int_equal(config_enc_certs_valid(a, now, out, 4), 1);
+	assert_int_equal(config_enc_certs_valid(a, now + 2 * 86400L, out, 4), 2);
+	config_free(c);
+	check_into(dir, &s, 0);
+	assert_int_equal(s.errors + s.warnings, 0);
+
+	/* all expired: an error for each */
+	snprintf(enc, sizeof(enc), "%s, %s", basep("expired.pem"),
+	    basep("expired.pem"));
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	authority(dir, "authority-a", devp("authority-a.pem"), enc, NULL);
+	expect_error(dir, "authority-a.conf:5:", "expired on", NULL);
+	check_into(dir, &s, GW_ERR_CONFIG);
+	assert_int_equal(s.errors, 2);
+
+	/* a list of more than 8 files */
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	authority(dir, "authority-a", devp("authority-a.pem"),
+	    "a.pem,b.pem,c.pem,d.pem,e.pem,f.pem,g.pem,h.pem,i.pem", NULL);
+	expect_error(dir, "authority-a.conf:5:", "more than 8", NULL);
+}
+
+static void
+test_rsa2048(void **state)
+{
+	char dir[DIRLEN];
+	struct config *c = NULL;
+	struct sink s;
+
+	(void)state;
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	authority(dir, "authority-a", devp("authority-a.pem"), basep("weak.pem"),
+	    NULL);
+	expect_error(dir, "authority-a.conf:5:", "weak.pem", "2048-bit RSA key",
+	    "too weak", "at least 3000", "allow_rsa2048 = yes", NULL);
+	check_into(dir, &s, GW_ERR_CONFIG);
+	expect_line(&s, 1, "authority-a.conf:5:", "too weak", NULL);
+
+	/* allowed by the profile: loads, with a warning */
+	authority(dir, "authority-a", devp("authority-a.pem"), basep("weak.pem"),
+	    "allow_rsa2048 = yes\n");
+	load_ok(dir, &c);
+	assert_int_equal(config_party(c, "authority-a")->allow_rsa2048, 1);
+	assert_int_equal(config_party(c, "authority-b")->allow_rsa2048, 0);
+	config_free(c);
+	check_into(dir, &s, 0);
+	assert_int_equal(s.errors, 0);
+	assert_int_equal(s.warnings, 1);
+	expect_line(&s, 0, "authority-a.conf:5:", "2048-bit",
+	    "accepted only because of allow_rsa2048 = yes", NULL);
+
+	authority(dir, "authority-a", devp("authority-a.pem"),
+	    devp("authority-a.pem"), "allow_rsa2048 = maybe\n");
+	expect_error(dir, "authority-a.conf:6:", "allow_rsa2048 must be yes or no",
+	    NULL);
+}
+
+static void
+test_scheme_and_scenarios(void **state)
+{
+	char dir[DIRLEN];
+	struct config *c = NULL;
+	const struct party *p, *a, *b;
+
+	(void)state;
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	authority(dir, "authority-a", devp("authority-a.pem"),
+	    devp("authority-a.pem"), "scheme = xta\n"
+	    "scenarios = urn:s:bauantrag , urn:s:anzeige\n");
+	load_ok(dir, &c);
+	p = config_party(c, "portal-1");
+	a = config_party(c, "authority-a");
+	b = config_party(c, "authority-b");
+	assert_string_equal(a->scheme, "xta");
+	assert_string_equal(b->scheme, "gatewayd");	/* the default */
+	assert_int_equal(a->nscenarios, 2);
+	assert_string_equal(a->scenarios[1], "urn:s:anzeige");
+	assert_int_equal(config_may_submit2(c, p, a, "urn:x", "urn:s:anzeige"), 1);
+	assert_int_equal(config_may_submit2(c, p, a, "urn:x", "urn:s:other"), 0);
+	assert_int_equal(config_may_submit2(c, p, a, "urn:x", NULL), 0);
+	/* no list: any scenario, or none */
+	assert_int_equal(config_may_submit2(c, p, b, "urn:x", "urn:s:other"), 1);
+	assert_int_equal(config_may_submit2(c, p, b, "urn:x", NULL), 1);
+	/* the old function does not look at scenarios */
+	assert_int_equal(config_may_submit(c, p, a, "urn:x"), 1);
+	/* nor does the new one skip the other rules */
+	assert_int_equal(config_may_submit2(c, a, b, "urn:x", NULL), 0);
+	config_free(c);
+
+	authority(dir, "authority-a", devp("authority-a.pem"),
+	    devp("authority-a.pem"), "scheme = x t a\n");
+	expect_error(dir, "authority-a.conf:6:", "scheme must be", NULL);
+	authority(dir, "authority-a", devp("authority-a.pem"),
+	    devp("authority-a.pem"), "scenarios = a,,b\n");
+	expect_error(dir, "authority-a.conf:6:", "empty entry", NULL);
+}
+
+#define PIN_A "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+#define PIN_B "sha256//n+/9Z0AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+static void
+test_push_pin(void **state)
+{
+	char dir[DIRLEN], extra[1024];
+	struct config *c = NULL;
+	const struct party *b;
+	struct sink s;
+
+	(void)state;
+	/* a pin instead of a CA file */
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	snprintf(extra, sizeof(extra), "delivery = push\n"
+	    "endpoint = https://127.0.0.1:9443/in\nendpoint_pin = " PIN_A "\n"
+	    "receipt_cert = %s\n", devp("authority-b.pem"));
+	authority(dir, "authority-b", devp("authority-b.pem"),
+	    devp("authority-b.pem"), extra);
+	load_ok(dir, &c);
+	b = config_party(c, "authority-b");
+	assert_string_equal(b->endpoint_pin, PIN_A);
+	assert_string_equal(b->endpoint_ca, "");
+	config_free(c);
+
+	/* both, two pins */
+	snprintf(extra, sizeof(extra), "delivery = push\n"
+	    "endpoint = https://127.0.0.1:9443/in\nendpoint_pin = " PIN_A ";"
+	    PIN_B "\nendpoint_ca = %s\nreceipt_cert = %s\n", devp("ca.pem"),
+	    devp("authority-b.pem"));
+	authority(dir, "authority-b", devp("authority-b.pem"),
+	    devp("authority-b.pem"), extra);
+	load_ok(dir, &c);
+	b = config_party(c, "authority-b");
+	assert_string_equal(b->endpoint_pin, PIN_A ";" PIN_B);
+	assert_true(ends_with(b->endpoint_ca, "/dev/ca.pem"));
+	config_free(c);
+
+	/* neither */
+	snprintf(extra, sizeof(extra), "delivery = push\n"
+	    "endpoint = https://127.0.0.1:9443/in\nreceipt_cert = %s\n",
+	    devp("authority-b.pem"));
+	authority(dir, "authority-b", devp("authority-b.pem"),
+	    devp("authority-b.pem"), extra);
+	expect_error(dir, "authority-b.conf:", "delivery = push needs "
+	    "endpoint_ca or endpoint_pin", NULL);
+
+	/* malformed pins */
+	static const char *const bad[] = { "sha256//abc", "AAAA",
+	    "sha1//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+	    PIN_A ";", PIN_A ";;" PIN_B, PIN_A "x" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(extra, sizeof(extra), "delivery = push\n"
+		    "endpoint = https://127.0.0.1:9443/in\nendpoint_pin = %s\n"
+		    "receipt_cert = %s\n", bad[i], devp("authority-b.pem"));
+		authority(dir, "authority-b", devp("authority-b.pem"),
+		    devp("authority-b.pem"), extra);
+		expect_error(dir, "authority-b.conf:8:", "endpoint_pin must be",
+		    NULL);
+	}
+
+	/* a pin in a pull profile; a push profile missing everything */
+	authority(dir, "authority-b", devp("authority-b.pem"),
+	    devp("authority-b.pem"), "endpoint_pin = " PIN_A "\n");
+	expect_error(dir, "authority-b.conf:6:", "only for delivery = push", NULL);
+	authority(dir, "authority-b", devp("authority-b.pem"),
+	    devp("authority-b.pem"), "delivery = push\n");
+	check_into(dir, &s, GW_ERR_CONFIG);
+	assert_int_equal(s.errors, 3);
+	expect_line(&s, 1, "authority-b.conf:", "needs endpoint.", NULL);
+	expect_line(&s, 1, "authority-b.conf:", "needs endpoint_ca or "
+	    "endpoint_pin", NULL);
+	expect_line(&s, 1, "authority-b.conf:", "needs receipt_cert", NULL);
+}
+
+static void
+test_portal_keys(void **state)
+{
+	char dir[DIRLEN], extra[2048];
+	struct config *c = NULL;
+	const struct party *p1, *p2, *a;
+	X509 *cert = NULL;
+
+	(void)state;
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	snprintf(extra, sizeof(extra), "services = urn:x:a\nsigner_ca = %s\n"
+	    "revocation = require\nallow_rsa2048 = yes\n"
+	    "signer_eku = clientAuth, 1.3.6.1.5.5.7.3.4\nmax_size = 10G\n",
+	    devp("ca.pem"));
+	portal(dir, "portal-1", devp("portal-1.pem"), extra);
+	portal(dir, "portal-2", basep("spare-1.pem"), "signer_eku = codeSigning\n");
+	authority(dir, "authority-a", devp("authority-a.pem"),
+	    devp("authority-a.pem"), "services = urn:x:a, urn:x:b\n");
+	load_ok(dir, &c);
+	p1 = config_party(c, "portal-1");
+	p2 = config_party(c, "portal-2");
+	a = config_party(c, "authority-a");
+	assert_int_equal(p1->nservices, 1);
+	assert_true(ends_with(p1->signer_ca, "/dev/ca.pem"));
+	assert_int_equal(p1->nsigner_cas, 1);
+	assert_non_null(p1->signer_cas[0]);
+	assert_string_equal(p1->revocation, "require");
+	assert_string_equal(p2->revocation, "");	/* the gateway's */
+	assert_int_equal(p1->allow_rsa2048, 1);
+	assert_int_equal(p1->nsigner_eku, 2);
+	assert_string_equal(p1->signer_eku[0], "1.3.6.1.5.5.7.3.2");
+	assert_string_equal(p1->signer_eku[1], "1.3.6.1.5.5.7.3.4");
+	assert_int_equal(p1->max_size, (size_t)10 << 30);
+	assert_int_equal(p2->max_size, c->max_submission);	/* default */
+	/* the portal's services narrow what it may send */
+	assert_int_equal(config_may_submit(c, p1, a, "urn:x:a"), 1);
+	assert_int_equal(config_may_submit(c, p1, a, "urn:x:b"), 0);
+	assert_int_equal(config_may_submit(c, p2, a, "urn:x:b"), 1);
+	/* signer EKU: portal-1.pem carries clientAuth (and serverAuth) */
+	assert_int_equal(pki_read_cert(devp("portal-1.pem"), &cert), 0);
+	assert_int_equal(config_signer_eku_ok(p1, cert), 1);
+	assert_int_equal(config_signer_eku_ok(p2, cert), 0);
+	assert_int_equal(config_signer_eku_ok(a, cert), 1);	/* no list */
+	assert_int_equal(config_signer_eku_ok(p2, NULL), 0);
+	X509_free(cert);
+	assert_int_equal(pki_read_cert(devp("ca.pem"), &cert), 0);	/* no EKU */
+	assert_int_equal(config_signer_eku_ok(p1, cert), 0);
+	X509_free(cert);
+	config_free(c);
+
+	static const struct { const char *line, *frag; } bad[] = {
+		{ "revocation = maybe\n", "revocation must be require" },
+		{ "signer_eku = fooBar\n", "signer_eku: \"fooBar\" is neither" },
+		{ "signer_eku = commonName\n", "is neither an OID" },
+		{ "max_size = 65G\n", "from 1 to 64G" },
+		{ "allow_rsa2048 = 1\n", "yes or no" },
+		{ "delivery = pull\n", "only valid in an authority" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		portal(dir, "portal-2", basep("spare-1.pem"), bad[i].line);
+		expect_error(dir, "portal-2.conf:5:", bad[i].frag, NULL);
+	}
+	snprintf(extra, sizeof(extra), "signer_ca = %s\n", basep("garbage.pem"));
+	portal(dir, "portal-2", basep("spare-1.pem"), extra);
+	expect_error(dir, "portal-2.conf:5:", "signer_ca names", "garbage.pem",
+	    "holds no PEM certificate", NULL);
+	snprintf(extra, sizeof(extra), "signer_ca = %s\n", basep("none.pem"));
+	portal(dir, "portal-2", basep("spare-1.pem"), extra);
+	expect_error(dir, "portal-2.conf:5:", "signer_ca names", "none.pem",
+	    "cannot be read", "No such file", NULL);
+}
+
+static void
+test_gateway_new_keys(void **state)
+{
+	char dir[DIRLEN], want[DIRLEN + 16];
+	struct config *c = NULL;
+
+	(void)state;
+	case_new(dir, sizeof(dir), NULL, NULL);
+	std_profiles(dir);
+	load_ok(dir, &c);
+	assert_int_equal(c->max_submission, (uint64_t)2 << 30);
+	snprintf(want, sizeof(want), "%s/spool", strrchr(dir, '/'));
+	assert_true(ends_with(c->spool_dir, want));	/* next to gw.db */
+	assert_true(c->spool_dir[0] == '/');
+	config_free(c);
+
+	case_new(dir, sizeof(dir), "max_submission = 64G\n"
+	    "spool_dir = /var/tmp/gw-spool\n", NULL);
+	std_profiles(dir);
+	load_ok(dir, &c);
+	assert_int_equal(c->max_submission, (uint64_t)64 << 30);
+	assert_string_equal(c->spool_dir, "/var/tmp/gw-spool");
+	config_free(c);
+
+	case_new(dir, sizeof(dir), "spool_dir = sp\n", NULL);
+	std_profiles(dir);
+	load_ok(dir, &c);
+	snprintf(want, sizeof(want), "%s/sp", strrchr(dir, '/'));
+	assert_true(ends_with(c->spool_dir, want));
+	config_free(c);
+
+	case_new(dir, sizeof(dir), "max_submission = 65G\n", NULL);
+	std_profiles(dir);
+	expect_error(dir, "gateway.conf:9:", "max_submission must be a size",
+	    "from 1 to 64G", NULL);
+	case_new(dir, sizeof(dir), "max_submission = 0\n", NULL);
+	std_profiles(dir);
+	expect_error(dir, "gateway.conf:9:", "max_submission", NULL);
+}
+
+/* Every problem of a directory in one run; load stops at the first. */
+static void
+test_check_all(void **state)
+{
+	char dir[DIRLEN], path[PATH_MAX], extra[1024], err[1024];
+	struct config *c = (struct config *)(uintptr_t)0x1;
+	struct sink s;
+
+	(void)state;
+	case_new(dir, sizeof(dir), "listn = 127.0.0.1:1\n", NULL);
+	portal(dir, "portal-1", devp("portal-1.pem"),
+	    "readers = authority-a, authority-z\nservices = urn:none\n");
+	portal(dir, "portal-2", devp("authority-b.pem"), NULL);
+	authority(dir, "authority-a", devp("authority-a.pem"),
+	    basep("nokeyenc.pem"), "services = urn:x:a\n");
+	authority(dir, "authority-b", devp("authority-b.pem"), basep("weak.pem"),
+	    "services = urn:x:b\nlolwut = 1\n");
+	authority(dir, "authority-c", basep("spare-1.pem"), basep("expired.pem"),
+	    "delivery = push\n");
+	authority(dir, "authority-d", basep("nothere.pem"), devp("authority-b.pem"),
+	    NULL);
+	authority(dir, "authority-e", basep("spare-2.pem"), basep("soon.pem"),
+	    NULL);
+	authority(dir, "authority-f", basep("garbage.pem"), basep("ec.pem"), NULL);
+	snprintf(path, sizeof(path), "%s/profiles/zz-copy.conf", dir);
+	snprintf(extra, sizeof(extra), "id = authority-b\nkind = authority\n"
+	    "tls_cert = %s\nencryption_cert = %s\n", devp("gateway.pem"),
+	    devp("authority-a.pem"));
+	writef(path, "%s", extra);
+
+	check_into(dir, &s, GW_ERR_CONFIG);
+	expect_line(&s, 1, "gateway.conf:9:", "unknown key \"listn\"", NULL);
+	expect_line(&s, 1, "authority-a.conf:5:", "nokeyenc.pem",
+	    "does not allow keyEncipherment", "cannot be used for encryption",
+	    NULL);
+	expect_line(&s, 1, "authority-b.conf:5:", "weak.pem", "too weak", NULL);
+	expect_line(&s, 1, "authority-b.conf:7:", "unknown key \"lolwut\"", NULL);
+	expect_line(&s, 1, "authority-c.conf:", "delivery = push needs endpoint.",
+	    NULL);
+	expect_line(&s, 1, "authority-c.conf:5:", "expired.pem expired on", NULL);
+	expect_line(&s, 1, "authority-d.conf:4:", "tls_cert names",
+	    "nothere.pem, which cannot be read: No such file", NULL);
+	expect_line(&s, 0, "authority-e.conf:5:", "encryption_cert",
+	    "soon.pem expires on", "in 10 days", NULL);
+	expect_line(&s, 1, "authority-f.conf:4:", "garbage.pem",
+	    "holds no PEM certificate", NULL);
+	expect_line(&s, 1, "authority-f.conf:5:", "ec.pem", "no RSA key", NULL);
+	expect_line(&s, 1, "portal-1.conf:5:", "readers names \"authority-z\"",
+	    "not a configured authority", NULL);
+	expect_line(&s, 1, "portal-1.conf:6:", "unknown service \"urn:none\"",
+	    NULL);
+	expect_line(&s, 1, "portal-2.conf:4:", "same certificate", "authority-b",
+	    NULL);
+	expect_line(&s, 1, "zz-copy.conf:1:", "\"authority-b\" is already used",
+	    "authority-b.conf", NULL);
+	assert_int_equal(s.errors, 15);
+	assert_int_equal(s.warnings, 1);
+
+	/* the same rules in config_load: its first problem */
+	assert_int_equal(case_load(dir, &c, err, sizeof(err)), GW_ERR_CONFIG);
+	assert_ptr_equal(c, (struct config *)(uintptr_t)0x1);
+	assert_non_null(strstr(err, "gateway.conf:9: unknown key \"listn\"."));
+
+	/* a missing path; a gateway file named directly */
+	snprintf(path, sizeof(path), "%s/nowhere", dir);
+	check_into(path, &s, GW_ERR_CONFIG);
+	expect_line(&s, 1, "nowhere:", "No such file", NULL);
+	snprintf(path, sizeof(path), "%s/gateway.conf", dir);
+	check_into(path, &s, GW_ERR_CONFIG);
+	assert_int_equal(s.errors, 15);
+	assert_int_equal(config_check(path, NULL, NULL), GW_ERR_CONFIG);
+}
+
+/* A profiles directory alone; warnings alone are success. */
+static void
+test_check_profiles_only(void **state)
+{
+	char dir[DIRLEN], path[PATH_MAX];
+	struct sink s;
+
+	(void)state;
+	case_new(dir, sizeof(dir), NULL, NULL);
+	snprintf(path, sizeof(path), "%s/profiles/a.pem", dir);
+	copy_file(devp("authority-a.pem"), path);
+	snprintf(path, sizeof(path), "%s/profiles/p.pem", dir);
+	copy_file(devp("portal-1.pem"), path);
+	authority(dir, "authority-a", "a.pem", "a.pem", "services = urn:x\n");
+	portal(dir, "portal-1", "p.pem", "services = urn:x\n");
+	snprintf(path, sizeof(path), "%s/profiles", dir);
+	check_into(path, &s, 0);
+	assert_int_equal(s.errors + s.warnings, 0);
+
+	/* a certificate expiring in 10 days: a warning, success */
+	snprintf(path, sizeof(path), "%s/profiles/a.pem", dir);
+	copy_file(basep("soon.pem"), path);
+	snprintf(path, sizeof(path), "%s/profiles", dir);
+	check_into(path, &s, 0);
+	assert_int_equal(s.errors, 0);
+	assert_int_equal(s.warnings, 2);	/* as tls_cert and as encryption */
+	expect_line(&s, 0, "authority-a.conf:4:", "tls_cert", "a.pem expires on",
+	    "in 10 days", NULL);
+
+	/* profiles only: an unknown service is still found */
+	portal(dir, "portal-1", "p.pem", "services = urn:y\n");
+	check_into(path, &s, GW_ERR_CONFIG);
+	expect_line(&s, 1, "portal-1.conf:5:", "unknown service \"urn:y\"", NULL);
+}
+
+/* The gateway's own certificates: expired and CA files with an old one. */
+static void
+test_check_gateway_certs(void **state)
+{
+	char dir[DIRLEN], extra[2 * PATH_MAX], bundle[PATH_MAX];
+	unsigned char *a, *b;
+	size_t alen, blen;
+	FILE *f;
+	struct sink s;
+
+	(void)state;
+	snprintf(bundle, sizeof(bundle), "%s/bundle.pem", base);
+	assert_int_equal(util_read_file(devp("ca.pem"), 1 << 20, &a, &alen), 0);
+	assert_int_equal(util_read_file(basep("expired-ec.pem"), 1 << 20, &b,
+	    &blen), 0);
+	assert_non_null(f = fopen(bundle, "w"));
+	fwrite(a, 1, alen, f);
+	fwrite(b, 1, blen, f);
+	fclose(f);
+	free(a);
+	free(b);
+	/* a CA file with an expired certificate next to a valid one */
+	snprintf(extra, sizeof(extra), "client_ca = %s\n", bundle);
+	case_new(dir, sizeof(dir), extra, "client_ca");
+	std_profiles(dir);
+	check_into(dir, &s, 0);
+	assert_int_equal(s.errors, 0);
+	assert_int_equal(s.warnings, 1);
+	expect_line(&s, 0, "gateway.conf:8:", "client_ca", "bundle.pem "
+	    "(certificate 2 of 2, CN=expired-ec.pem) expired on", "not used",
+	    NULL);
+
+	/* the gateway's signing certificate expired */
+	snprintf(extra, sizeof(extra), "sign_cert = %s\n", basep("expired-ec.pem"));
+	case_new(dir, sizeof(dir), extra, "sign_cert");
+	std_profiles(dir);
+	expect_error(dir, "gateway.conf:8:", "sign_cert", "expired-ec.pem expired on",
+	    NULL);
+}
+
 static void
 test_free_null(void **state)
 {
@@ -936,6 +1599,15 @@ main(void)
 		cmocka_unit_test(test_examples_load),
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_may_submit),
+		cmocka_unit_test(test_rollover),
+		cmocka_unit_test(test_rsa2048),
+		cmocka_unit_test(test_scheme_and_scenarios),
+		cmocka_unit_test(test_push_pin),
+		cmocka_unit_test(test_portal_keys),
+		cmocka_unit_test(test_gateway_new_keys),
+		cmocka_unit_test(test_check_all),
+		cmocka_unit_test(test_check_profiles_only),
+		cmocka_unit_test(test_check_gateway_certs),
 		cmocka_unit_test(test_free_null),
 	};
 
