@@ -89,6 +89,7 @@ bench: deps
 	$(MAKE) all $(BUILD)/loadgen
 	sh bench/run.sh $(BUILD)
 	sh bench/delivery.sh $(BUILD)
+	sh bench/attach.sh $(BUILD)
 
 clean:
 	rm -rf build

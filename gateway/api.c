@@ -8,6 +8,7 @@
  * A message that is not the client's own is reported as absent (404), so
  * that nobody learns which ids exist.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "attach.h"
 #include "err.h"
 #include "gw.h"
 #include "render.h"
@@ -146,7 +148,7 @@ static void
 get_card(struct worker *w, const struct job_req *req, struct job_resp *resp,
     const char *id)
 {
-	struct store_msg m;
+	struct store_msg m = { 0 };
 	struct store_delivery *d = NULL;
 	size_t nd = 0;
 	int r;
@@ -165,6 +167,7 @@ get_card(struct worker *w, const struct job_req *req, struct job_resp *resp,
 	resp->status = 200;
 	resp->content_type = "application/xml";
  out:
+	store_msg_clear(&m);
 	free(d);
 }
 
@@ -225,6 +228,47 @@ fetch_message(struct worker *w, const struct job_req *req,
 	resp->content_type = "application/soap+xml; charset=utf-8";
 }
 
+/*
+ * GET /v1/messages/{id}/attachments/{att}: the reader's XML-Enc document of
+ * one attachment, streamed from the spool (docs/attachments.md).
+ */
+static void
+fetch_attachment(struct worker *w, const struct job_req *req,
+    struct job_resp *resp, const char *id, const char *att_id)
+{
+	struct store_audit ev = { .event = "attachment.fetched",
+	    .actor = req->client->id, .msg_id = id, .reader = req->client->id,
+	    .code = "OK" };
+	struct store_att a;
+	char *hdr = NULL, *ftr = NULL, detail[200];
+	size_t hl = 0, fl = 0, i;
+	int r;
+
+	for (i = 0; att_id[i]; i++)
+		if (i >= 64 || !(isalnum((unsigned char)att_id[i]) ||
+		    strchr("._-", att_id[i])))
+			break;
+	if (i == 0 || att_id[i] != '\0')
+		r = GW_ERR_NOT_FOUND;
+	else
+		r = store_att_get(w->store, id, req->client->id, att_id, &a, &hdr,
+		    &hl, &ftr, &fl);
+	if (r == 0)
+		r = attach_reader_open(a.path, hdr, hl, ftr, fl, &resp->stream);
+	free(hdr);
+	free(ftr);
+	if (r != 0) {
+		api_reject(w, req, resp, "attachment.rejected", NULL, r, NULL);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "attachment %s, %lld bytes, sha256 %s",
+	    a.att_id, (long long)a.size, a.sha256);
+	ev.detail = detail;
+	(void)store_audit(w->store, &ev);
+	resp->status = 200;
+	resp->content_type = "application/xml";
+}
+
 static void
 close_message(struct worker *w, const struct job_req *req,
     struct job_resp *resp, const char *id)
@@ -232,7 +276,7 @@ close_message(struct worker *w, const struct job_req *req,
 	struct store_audit ev = { .event = "mailbox.closed",
 	    .actor = req->client->id, .msg_id = id, .reader = req->client->id,
 	    .code = "OK" };
-	struct store_msg m;
+	struct store_msg m = { 0 };
 	struct store_delivery *d = NULL;
 	int64_t reception = 0;
 	size_t nd = 0, i;
@@ -255,11 +299,12 @@ close_message(struct worker *w, const struct job_req *req,
 	resp->status = 200;
 	resp->content_type = "application/xml";
  out:
+	store_msg_clear(&m);
 	free(d);
 }
 
 void
-api_handle(struct worker *w, const struct job_req *req, struct job_resp *resp)
+api_handle(struct worker *w, struct job_req *req, struct job_resp *resp)
 {
 	char id[64];
 	const char *rest;
@@ -361,6 +406,18 @@ api_handle(struct worker *w, const struct job_req *req, struct job_resp *resp)
 			    "only portals read process cards");
 		else
 			get_card(w, req, resp, id);
+		return;
+	}
+	if ((rest = path_id(req->path, "/v1/messages/", id, sizeof(id))) != NULL &&
+	    strncmp(rest, "/attachments/", 13) == 0) {
+		if (post)
+			api_reject(w, req, resp, "request.rejected", NULL, GW_ERR_METHOD, NULL);
+		else if (req->client->kind != PARTY_AUTHORITY)
+			api_reject(w, req, resp, "attachment.rejected", NULL,
+			    GW_ERR_FORBIDDEN, "only a message's readers fetch its "
+			    "attachments");
+		else
+			fetch_attachment(w, req, resp, id, rest + 13);
 		return;
 	}
 	if (strcmp(req->path, "/v1/mailbox") == 0 ||

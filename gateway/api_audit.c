@@ -159,6 +159,8 @@ audit_get_proof(struct worker *w, const struct job_req *req,
 
 	r = store_get_msg(w->store, msg_id, &m, &d, &nd);
 	free(d);
+	if (r == 0)
+		store_msg_clear(&m);	/* only the portal is needed */
 	if (r == 0 && strcmp(m.portal, req->client->id) != 0)
 		r = GW_ERR_NOT_FOUND;
 	if (r == 0)

@@ -168,15 +168,38 @@ report_status(const struct store_delivery *d, size_t nd, int warnings)
 	return warnings ? 2 : 1;
 }
 
+/*
+ * The warnings of the inspection report (no revocation answer under
+ * "prefer", RSA-2048 allowed) as Warning records at the acceptance time
+ * time_ms: the message was accepted with them, so the report is yellow.
+ */
+static void
+inspection_records(xmlNodePtr rec, xmlNsPtr ns, int64_t time_ms,
+    const struct render_warning *iw, size_t n)
+{
+	xmlNodePtr e;
+	char t[32];
+	size_t i;
+
+	util_time_iso(time_ms, t);
+	for (i = 0; i < n; i++) {
+		e = xmlNewTextChild(rec, ns, XC "Warning", XC iw[i].text);
+		xmlNewProp(e, XC "time", XC t);
+		xmlNewProp(e, XC "event", XC "inspection.warning");
+		xmlNewProp(e, XC "code", XC iw[i].code);
+	}
+}
+
 void
 mgmt_report(struct worker *w, const struct job_req *req, struct job_resp *resp,
     const char *id)
 {
-	struct store_msg m;
+	struct render_warning iw[RENDER_MAX_WARNINGS];
+	struct store_msg m = { 0 };
 	struct store_delivery *d = NULL;
 	struct store_audit_row *ev = NULL;
-	size_t nd = 0, nev = 0, i;
-	int warnings = 0, r;
+	size_t nd = 0, nev = 0, niw = 0, i;
+	int warnings = 0, r, shown = 0;
 	xmlNodePtr root, rs, rec, n;
 	xmlNsPtr ns;
 	xmlDocPtr doc;
@@ -187,10 +210,13 @@ mgmt_report(struct worker *w, const struct job_req *req, struct job_resp *resp,
 		r = GW_ERR_NOT_FOUND;
 	if (r == 0)
 		r = store_msg_events(w->store, id, &ev, &nev);
+	if (r == 0)
+		r = render_report_warnings(&m, iw, RENDER_MAX_WARNINGS, &niw);
 	if (r != 0) {
 		api_reject(w, req, resp, "report.rejected", NULL, r, NULL);
 		goto out;
 	}
+	warnings = niw > 0;
 	for (i = 0; i < nev; i++)
 		if (strcmp(record_kind(ev[i].event, ev[i].code), "Warning") == 0)
 			warnings = 1;
@@ -229,9 +255,16 @@ mgmt_report(struct worker *w, const struct job_req *req, struct job_resp *resp,
 		xmlNewProp(n, XC "code", XC(ev[i].code[0] ? ev[i].code : "OK"));
 		if (ev[i].reader[0])
 			xmlNewProp(n, XC "reader", XC ev[i].reader);
+		if (!shown && strcmp(ev[i].event, "submission.accepted") == 0) {
+			inspection_records(rec, ns, ev[i].time_ms, iw, niw);
+			shown = 1;
+		}
 	}
+	if (!shown)
+		inspection_records(rec, ns, m.received_ms, iw, niw);
 	finish(w, doc, 1, resp);
  out:
+	store_msg_clear(&m);
 	free(d);
 	free(ev);
 }

@@ -21,7 +21,11 @@
  * A receipt is accepted only if it parses safely, its enveloped signature
  * verifies and chains to the trusted CAs, the signer is exactly the
  * profile's receipt_cert, and it names our message id, the reader and the
- * SHA-256 of the bytes we sent.
+ * SHA-256 of the envelope we sent.
+ *
+ * A message with attachments goes as multipart/related (docs/attachments.md):
+ * the envelope, then each attachment's XML-Enc document, read from the
+ * spool while libcurl sends it, so memory stays flat whatever the size.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +37,7 @@
 #include <libxml/tree.h>
 #include <openssl/rand.h>
 
+#include "attach.h"
 #include "err.h"
 #include "gw.h"
 #include "store.h"
@@ -48,6 +53,15 @@
 #define ANSWER_MAX	(1u << 20)
 #define POLL_MS		200
 #define NS_RECEIPT	"urn:gatewayd:receipt:1"
+#define MAX_SEGS	(2 * GW_MAX_ATTACH + 3)
+
+/* A piece of a multipart body: bytes in memory, or a document on disk. */
+struct seg {
+	char *own;			/* malloc'd text, freed with the seg */
+	const char *data;		/* the bytes (own, or the envelope) */
+	size_t len, off;
+	struct attach_reader *rd;	/* or this */
+};
 
 struct breaker {
 	char reader[64];
@@ -66,7 +80,9 @@ struct transfer {
 	unsigned char *answer;
 	size_t answer_len;
 	int too_big;
-	char sha[65];		/* of the bytes sent */
+	char sha[65];		/* of the envelope sent */
+	struct seg segs[MAX_SEGS];	/* multipart body; nsegs == 0: none */
+	size_t nsegs, cur;
 };
 
 static struct {
@@ -82,6 +98,131 @@ static struct {
 	int inflight;
 	struct transfer *active;
 } D = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+transfer_free(struct transfer *t)
+{
+	size_t i;
+
+	curl_easy_cleanup(t->easy);
+	curl_slist_free_all(t->hdrs);
+	for (i = 0; i < t->nsegs; i++) {
+		free(t->segs[i].own);
+		attach_reader_free(t->segs[i].rd);
+	}
+	free(t->c.envelope);
+	free(t->answer);
+	free(t);
+}
+
+/* libcurl's read callback for a multipart body. */
+static size_t
+on_read(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct transfer *t = arg;
+	size_t max = size * nitems, done = 0, n;
+	struct seg *g;
+	long got;
+
+	while (done < max && t->cur < t->nsegs) {
+		g = &t->segs[t->cur];
+		if (g->rd) {
+			if ((got = attach_reader_read(g->rd, buf + done,
+			    max - done)) < 0)
+				return CURL_READFUNC_ABORT;
+			if (got == 0)
+				t->cur++;
+			done += (size_t)got;
+			continue;
+		}
+		n = g->len - g->off < max - done ? g->len - g->off : max - done;
+		memcpy(buf + done, g->data + g->off, n);
+		g->off += n;
+		done += n;
+		if (g->off == g->len)
+			t->cur++;
+	}
+	return done;
+}
+
+static int
+add_text(struct transfer *t, char *text)
+{
+	if (text == NULL || t->nsegs == MAX_SEGS) {
+		free(text);
+		return GW_ERR_NOMEM;
+	}
+	t->segs[t->nsegs++] = (struct seg){ .own = text, .data = text,
+	    .len = strlen(text) };
+	return 0;
+}
+
+/*
+ * The multipart/related body of a message with attachments; *total gets
+ * its length and ctype the Content-Type header.  0 with t->nsegs == 0 if
+ * the message has none.
+ */
+static int
+build_multipart(struct transfer *t, char *ctype, size_t ctlen,
+    curl_off_t *total)
+{
+	struct store_att *a = NULL, one;
+	char bnd[40], *hdr = NULL, *ftr = NULL, *text;
+	unsigned char rnd[12];
+	size_t na = 0, i, hl, fl;
+	uint64_t sum = 0;
+	int r;
+
+	if ((r = store_att_list(D.store, t->c.msg_id, &a, &na)) != 0 || na == 0) {
+		free(a);
+		return r;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		free(a);
+		return GW_ERR_CRYPTO;
+	}
+	memcpy(bnd, "gw-", 3);
+	util_hex(rnd, sizeof(rnd), bnd + 3);
+	snprintf(ctype, ctlen, "Content-Type: multipart/related; boundary=\"%s\"; "
+	    "type=\"application/soap+xml\"; start=\"<envelope>\"", bnd);
+	if (asprintf(&text, "--%s\r\nContent-Type: application/soap+xml; "
+	    "charset=utf-8\r\nContent-ID: <envelope>\r\n\r\n", bnd) < 0)
+		text = NULL;
+	if ((r = add_text(t, text)) != 0)
+		goto out;
+	/* the envelope stays the transfer's: borrowed, not freed as a seg */
+	t->segs[t->nsegs++] = (struct seg){ .data = (const char *)t->c.envelope,
+	    .len = t->c.envelope_len };
+	for (i = 0; i < na; i++) {
+		if (asprintf(&text, "\r\n--%s\r\nContent-Type: application/xml\r\n"
+		    "Content-ID: <%s>\r\n\r\n", bnd, a[i].att_id) < 0)
+			text = NULL;
+		if ((r = add_text(t, text)) != 0)
+			goto out;
+		if ((r = store_att_get(D.store, t->c.msg_id, t->c.reader,
+		    a[i].att_id, &one, &hdr, &hl, &ftr, &fl)) != 0 ||
+		    (r = attach_reader_open(one.path, hdr, hl, ftr, fl,
+		    &t->segs[t->nsegs].rd)) != 0)
+			goto out;
+		t->nsegs++;
+		free(hdr);
+		free(ftr);
+		hdr = ftr = NULL;
+	}
+	if (asprintf(&text, "\r\n--%s--\r\n", bnd) < 0)
+		text = NULL;
+	if ((r = add_text(t, text)) != 0)
+		goto out;
+	for (i = 0; i < t->nsegs; i++)
+		sum += t->segs[i].rd ? attach_reader_total(t->segs[i].rd) :
+		    t->segs[i].len;
+	*total = (curl_off_t)sum;
+ out:
+	free(hdr);
+	free(ftr);
+	free(a);
+	return r;
+}
 
 static struct breaker *
 breaker(const char *reader)
@@ -140,6 +281,8 @@ start(struct store_claim *c)
 	struct transfer *t;
 	const struct party *p = config_party(D.gw->cfg, c->reader);
 	const struct config *cfg = D.gw->cfg;
+	char ctype[200];
+	curl_off_t total = 0;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return GW_ERR_NOMEM;
@@ -149,16 +292,24 @@ start(struct store_claim *c)
 	util_sha256_hex(t->c.envelope, t->c.envelope_len, t->sha);
 	if ((t->easy = curl_easy_init()) == NULL)
 		goto fail;
-	t->hdrs = curl_slist_append(NULL,
+	if (build_multipart(t, ctype, sizeof(ctype), &total) != 0)
+		goto fail;
+	t->hdrs = curl_slist_append(NULL, t->nsegs ? ctype :
 	    "Content-Type: application/soap+xml; charset=utf-8");
 	t->hdrs = curl_slist_append(t->hdrs, "Expect:");
 	curl_easy_setopt(t->easy, CURLOPT_URL, p->endpoint);
 	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
-	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->c.envelope);
-	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)t->c.envelope_len);
+	if (t->nsegs) {
+		curl_easy_setopt(t->easy, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, total);
+	} else {
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->c.envelope);
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)t->c.envelope_len);
+	}
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->hdrs);
 	curl_easy_setopt(t->easy, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(t->easy, CURLOPT_CAINFO, p->endpoint_ca);
@@ -180,10 +331,7 @@ start(struct store_claim *c)
 	D.active = t;
 	return 0;
  fail:
-	curl_slist_free_all(t->hdrs);
-	curl_easy_cleanup(t->easy);
-	free(t->c.envelope);
-	free(t);
+	transfer_free(t);
 	return GW_ERR_NOMEM;
 }
 
@@ -354,11 +502,7 @@ finish(struct transfer *t, CURLcode cc)
 			break;
 		}
 	curl_multi_remove_handle(D.multi, t->easy);
-	curl_easy_cleanup(t->easy);
-	curl_slist_free_all(t->hdrs);
-	free(t->c.envelope);
-	free(t->answer);
-	free(t);
+	transfer_free(t);
 	D.inflight--;
 }
 
@@ -436,11 +580,7 @@ deliver_main(void *arg)
 		struct transfer *t = D.active;
 		D.active = t->next;
 		curl_multi_remove_handle(D.multi, t->easy);
-		curl_easy_cleanup(t->easy);
-		curl_slist_free_all(t->hdrs);
-		free(t->c.envelope);
-		free(t->answer);
-		free(t);
+		transfer_free(t);
 	}
 	return NULL;
 }

@@ -80,6 +80,10 @@ static const struct errinfo errtab[] = {
 	[-GW_ERR_CERT_INDETERMINATE] = { "CERT_INDETERMINATE", 422,
 	    "the signer certificate's revocation status could not be "
 	    "established, and the trust profile requires it" },
+	[-GW_ERR_ATTACHMENT] = { "ATTACHMENT_MISMATCH", 422,
+	    "the attachment parts do not match the list the portal signed" },
+	[-GW_ERR_NO_ENC_CERT] = { "NO_ENCRYPTION_CERT", 422,
+	    "a reader has no valid encryption certificate; nothing was accepted" },
 };
 
 static const struct errinfo *

@@ -45,7 +45,9 @@ enum {
 	GW_ERR_STATE = -32,		/* operation not possible in this state */
 	GW_ERR_CERT_INDETERMINATE = -33, /* revocation status not available */
 	GW_ERR_GONE = -34,		/* content purged after its retention */
-	GW_ERR__LAST = -35
+	GW_ERR_ATTACHMENT = -35,	/* attachment parts differ from the signed list */
+	GW_ERR_NO_ENC_CERT = -36,	/* a reader has no valid encryption certificate */
+	GW_ERR__LAST = -37
 };
 
 /* A sentence describing the error; never NULL. */

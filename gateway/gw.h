@@ -41,6 +41,9 @@ struct gw {
 	struct chain_ctx *chain;	/* trust + revocation policy for signers */
 	struct crypto_policy *policy;	/* algorithm policy for signatures */
 	int dev;			/* started with --dev */
+	char spool_dir[512];		/* accepted attachments (docs/attachments.md) */
+	char spool_in[512];		/* spool_dir/incoming: parts being received */
+	uint64_t max_submission;	/* a multipart submission, all parts */
 };
 
 /* One worker thread's own resources. */
@@ -53,6 +56,27 @@ struct worker {
 
 enum http_method { HTTP_GET = 1, HTTP_POST, HTTP_OTHER };
 
+#define GW_MAX_ATTACH	64	/* attachments of one submission */
+
+struct attach_writer;
+struct attach_reader;
+struct attach_info;
+
+/*
+ * One attachment part of a multipart submission as the HTTP layer spooled
+ * it (docs/attachments.md): encrypted and hashed while it arrived.  The
+ * worker finishes the writer (tag, fsync); a spool file that is not taken
+ * over by an accepted message is removed when the request is freed.
+ */
+struct job_att {
+	char content_id[130];		/* Content-ID or form field name */
+	char content_type[128];
+	struct attach_writer *w;	/* open until the worker finishes it */
+	int finished;			/* info is valid */
+	int kept;			/* the store owns the file now */
+	struct attach_info *info;	/* malloc'd by the worker at finish */
+};
+
 /* A request as a worker sees it: everything copied out of the connection. */
 struct job_req {
 	enum http_method method;
@@ -61,8 +85,18 @@ struct job_req {
 	char query[512];		/* raw query string, may be empty */
 	char content_type[128];
 	const struct party *client;	/* authenticated peer; NULL if none */
-	unsigned char *body;
+	unsigned char *body;		/* the body, or a multipart's XML part */
 	size_t body_len;
+	/* Set by the check callback: this request may be multipart (then
+	 * body is its first part and atts the rest), up to body_limit bytes
+	 * on the wire in all (0: the plain max_body applies). */
+	int multipart_ok;
+	uint64_t body_limit;
+	int multipart;			/* it was */
+	char xml_type[128];		/* Content-Type of the first part */
+	uint64_t wire_len;		/* body bytes received (after dechunking) */
+	struct job_att atts[GW_MAX_ATTACH];
+	size_t natts;
 	/* Set when the HTTP layer refused the request before it was complete
 	 * (too large, malformed): the worker only audits and answers it. */
 	int pre_error;
@@ -77,10 +111,12 @@ struct job_resp {
 	int replayed;			/* idempotent replay of a submission */
 	unsigned char *body;
 	size_t body_len;
+	/* Instead of body: a document streamed from disk (attachments). */
+	struct attach_reader *stream;
 };
 
 /* api.c: handles one request on a worker thread; always fills resp. */
-void api_handle(struct worker *w, const struct job_req *req, struct job_resp *resp);
+void api_handle(struct worker *w, struct job_req *req, struct job_resp *resp);
 /* api.c: fills resp with the XML error body for err and a sentence. */
 void api_error(struct job_resp *resp, int err, const char *message);
 
@@ -110,7 +146,7 @@ void mgmt_report(struct worker *w, const struct job_req *req,
     struct job_resp *resp, const char *id);
 
 /* submit.c: POST /v1/submissions. */
-void submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp);
+void submit_handle(struct worker *w, struct job_req *req, struct job_resp *resp);
 
 /* tls.c */
 int tls_server_ctx(const struct config *cfg, SSL_CTX **out, char *err, size_t errlen);

@@ -18,6 +18,20 @@
  * through the request callback so that the worker answers them with the XML
  * error and an audit entry; the connection then closes.
  *
+ * Multipart submissions (docs/attachments.md): when the check callback
+ * allowed it and the body is multipart/related or multipart/form-data, the
+ * body goes through the streaming MIME parser instead of into memory.  The
+ * first part (the signed XML) is collected in req->body (bounded by
+ * max_body); every further part is encrypted and hashed into a spool file
+ * as it arrives (attach_writer).  The whole body is bounded by the
+ * request's body_limit: a larger Content-Length is refused before the body
+ * is read, a chunked one as soon as it grows past.  A connection that dies
+ * half-way frees its request, and with it every spool file (job_req_free).
+ *
+ * Streamed answers (resp->stream, attachment documents): read from disk in
+ * pieces while the output buffer is below STREAM_LOW, so memory stays flat
+ * whatever the size.
+ *
  * Lifetime: while BUSY the connection belongs to the outstanding job as
  * well.  If the client goes away then, the socket is closed at once but the
  * struct stays until http_respond() arrives and frees it.
@@ -32,14 +46,19 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 
+#include <openssl/crypto.h>
+
+#include "attach.h"
 #include "err.h"
 #include "http.h"
+#include "multipart.h"
 #include "util.h"
 
 enum conn_state { ST_HEAD, ST_BODY, ST_BUSY, ST_WRITING, ST_DRAIN };
@@ -47,6 +66,8 @@ enum chunk_state { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 
 #define DRAIN_SECONDS	2
 #define DRAIN_MAX	(64u << 20)
+#define STREAM_LOW	(256u << 10)	/* refill the output below this */
+#define STREAM_CHUNK	(64u << 10)
 
 struct http_conn {
 	struct http_conn *prev, *next;	/* in srv's list */
@@ -71,10 +92,40 @@ struct http_conn {
 	size_t body_cap;
 	size_t drained;
 	int close_after;		/* answer, then close */
+	uint64_t limit;			/* body bytes allowed for this request */
+	struct mp_parser *mp;		/* multipart body, else NULL */
+	int mp_part;			/* index of the part being read, -1 none */
+	int mp_err;			/* a callback's error ... */
+	char mp_why[160];		/* ... and why */
+	struct attach_reader *stream;	/* answer being streamed */
 };
 
 static void conn_read(struct bufferevent *bev, void *arg);
 static void conn_event(struct bufferevent *bev, short what, void *arg);
+static void body_done(struct http_conn *c);
+
+void
+job_req_free(struct job_req *req)
+{
+	struct job_att *a;
+	size_t i;
+
+	if (req == NULL)
+		return;
+	for (i = 0; i < req->natts; i++) {
+		a = &req->atts[i];
+		if (a->w)
+			attach_writer_abort(a->w);
+		if (a->info) {
+			if (!a->kept && a->info->path[0])
+				(void)unlink(a->info->path);
+			OPENSSL_cleanse(a->info->key, sizeof(a->info->key));
+			free(a->info);
+		}
+	}
+	free(req->body);
+	free(req);
+}
 
 static void
 conn_free(struct http_conn *c)
@@ -87,10 +138,9 @@ conn_free(struct http_conn *c)
 		c->next->prev = c->prev;
 	if (c->bev)
 		bufferevent_free(c->bev);
-	if (c->req) {
-		free(c->req->body);
-		free(c->req);
-	}
+	job_req_free(c->req);
+	mp_free(c->mp);
+	attach_reader_free(c->stream);
 	free(c);
 }
 
@@ -122,6 +172,10 @@ new_request(struct http_conn *c)
 	c->content_length = 0;
 	c->have_length = 0;
 	c->body_cap = 0;
+	c->limit = c->lim->max_body;
+	c->mp_part = -1;
+	c->mp_err = 0;
+	c->mp_why[0] = '\0';
 	c->state = ST_HEAD;
 	return 0;
 }
@@ -133,6 +187,8 @@ dispatch(struct http_conn *c)
 	struct job_req *req = c->req;
 
 	c->req = NULL;
+	mp_free(c->mp);
+	c->mp = NULL;
 	c->state = ST_BUSY;
 	bufferevent_disable(c->bev, EV_READ);
 	if (req->pre_error)
@@ -260,11 +316,103 @@ parse_header(struct http_conn *c, char *line, const char **why)
 	return 0;
 }
 
+/* Appends n bytes to req->body, which may hold at most max_body. */
+static int
+append_body(struct http_conn *c, const void *buf, size_t n)
+{
+	struct job_req *r = c->req;
+	unsigned char *p;
+
+	if (r->body_len + n > c->lim->max_body)
+		return GW_ERR_TOO_LARGE;
+	if (r->body_len + n + 1 > c->body_cap) {
+		size_t cap = c->body_cap ? c->body_cap : 16384;
+		while (cap < r->body_len + n + 1)
+			cap *= 2;
+		if (cap > c->lim->max_body + 1)
+			cap = c->lim->max_body + 1;
+		if ((p = realloc(r->body, cap)) == NULL)
+			return GW_ERR_NOMEM;
+		r->body = p;
+		c->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, buf, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+	return 0;
+}
+
+/* Multipart callbacks: the first part into memory, the others spooled. */
+static int
+mp_begin(void *arg, const struct mp_part *p)
+{
+	struct http_conn *c = arg;
+	struct job_req *r = c->req;
+	struct job_att *a;
+	int e;
+
+	c->mp_part = p->index;
+	if (p->index == 0) {
+		util_strlcpy(r->xml_type, p->content_type, sizeof(r->xml_type));
+		return 0;
+	}
+	if (r->natts == GW_MAX_ATTACH) {
+		snprintf(c->mp_why, sizeof(c->mp_why), "more than %d attachments",
+		    GW_MAX_ATTACH);
+		return c->mp_err = GW_ERR_TOO_LARGE;
+	}
+	a = &r->atts[r->natts];
+	util_strlcpy(a->content_id, p->content_id[0] ? p->content_id : p->name,
+	    sizeof(a->content_id));
+	util_strlcpy(a->content_type, p->content_type, sizeof(a->content_type));
+	if ((e = attach_writer_open(c->lim->spool_dir, &a->w)) != 0) {
+		snprintf(c->mp_why, sizeof(c->mp_why), "cannot spool attachment %zu",
+		    r->natts + 1);
+		return c->mp_err = e;
+	}
+	r->natts++;
+	return 0;
+}
+
+static int
+mp_data(void *arg, const void *buf, size_t len)
+{
+	struct http_conn *c = arg;
+	struct job_req *r = c->req;
+	int e;
+
+	if (c->mp_part == 0) {
+		if ((e = append_body(c, buf, len)) != 0) {
+			snprintf(c->mp_why, sizeof(c->mp_why), "the XML part exceeds "
+			    "the limit of %zu bytes", c->lim->max_body);
+			return c->mp_err = e;
+		}
+		return 0;
+	}
+	if ((e = attach_writer_update(r->atts[r->natts - 1].w, buf, len)) != 0) {
+		snprintf(c->mp_why, sizeof(c->mp_why), "cannot spool attachment %zu",
+		    r->natts);
+		return c->mp_err = e;
+	}
+	return 0;
+}
+
+static int
+mp_end(void *arg)
+{
+	struct http_conn *c = arg;
+
+	c->mp_part = -1;
+	return 0;
+}
+
+static const struct mp_callbacks mp_cb = { mp_begin, mp_data, mp_end };
+
 /* The headers are complete: decide how the body is read. */
 static void
 headers_done(struct http_conn *c)
 {
-	char why[200];
+	char why[200], boundary[MP_MAX_BOUNDARY + 1];
 	int r;
 
 	if (c->check && (r = c->check(c, c->req, c->arg, why, sizeof(why))) != 0) {
@@ -275,15 +423,30 @@ headers_done(struct http_conn *c)
 		refuse(c, GW_ERR_INVALID, "both Content-Length and Transfer-Encoding");
 		return;
 	}
-	if (c->have_length && c->content_length > c->lim->max_body) {
+	if (c->req->multipart_ok && c->lim->spool_dir &&
+	    (r = mp_boundary(c->req->content_type, boundary, sizeof(boundary))) !=
+	    GW_ERR_UNSUPPORTED_MEDIA) {
+		if (r != 0) {
+			refuse(c, r, "the multipart Content-Type has no valid boundary");
+			return;
+		}
+		if ((r = mp_new(boundary, &mp_cb, c, &c->mp)) != 0) {
+			refuse(c, r, "cannot read the multipart body");
+			return;
+		}
+		c->req->multipart = 1;
+		if (c->req->body_limit > 0)
+			c->limit = c->req->body_limit;
+	}
+	if (c->have_length && c->content_length > c->limit) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "the body of %zu bytes exceeds the limit "
-		    "of %zu bytes", c->content_length, c->lim->max_body);
+		    "of %llu bytes", c->content_length, (unsigned long long)c->limit);
 		refuse(c, GW_ERR_TOO_LARGE, msg);
 		return;
 	}
 	if (!c->chunked && c->content_length == 0) {
-		dispatch(c);
+		body_done(c);
 		return;
 	}
 	if (c->expect_continue && !c->http10)
@@ -344,31 +507,59 @@ read_head(struct http_conn *c, struct evbuffer *in)
 	return 0;
 }
 
-/* Appends up to want bytes of in to the body. */
-static int
+/*
+ * Takes up to want bytes of in: into memory, or through the multipart
+ * parser.  Returns the number taken or a negative GW_ERR_* with a sentence
+ * in c->mp_why.
+ */
+static long
 take_body(struct http_conn *c, struct evbuffer *in, size_t want)
 {
-	struct job_req *r = c->req;
+	struct evbuffer_iovec v[8];
 	size_t avail = evbuffer_get_length(in), n = avail < want ? avail : want;
-	unsigned char *p;
+	size_t done = 0, k;
+	int nv, i, e;
 
-	if (r->body_len + n > c->lim->max_body)
+	if (c->req->wire_len + n > c->limit) {
+		snprintf(c->mp_why, sizeof(c->mp_why), "the body exceeds the limit "
+		    "of %llu bytes", (unsigned long long)c->limit);
 		return GW_ERR_TOO_LARGE;
-	if (r->body_len + n + 1 > c->body_cap) {
-		size_t cap = c->body_cap ? c->body_cap : 16384;
-		while (cap < r->body_len + n + 1)
-			cap *= 2;
-		if (cap > c->lim->max_body + 1)
-			cap = c->lim->max_body + 1;
-		if ((p = realloc(r->body, cap)) == NULL)
-			return GW_ERR_NOMEM;
-		r->body = p;
-		c->body_cap = cap;
 	}
-	evbuffer_remove(in, r->body + r->body_len, n);
-	r->body_len += n;
-	r->body[r->body_len] = '\0';
-	return (int)n;
+	while (done < n) {
+		nv = evbuffer_peek(in, (ev_ssize_t)(n - done), NULL, v, 8);
+		if (nv > 8)
+			nv = 8;
+		for (i = 0; i < nv && done < n; i++) {
+			k = v[i].iov_len < n - done ? v[i].iov_len : n - done;
+			e = c->mp ? mp_feed(c->mp, v[i].iov_base, k) :
+			    append_body(c, v[i].iov_base, k);
+			if (e != 0) {
+				if (c->mp && c->mp_why[0] == '\0')
+					util_strlcpy(c->mp_why, mp_error(c->mp),
+					    sizeof(c->mp_why));
+				else if (!c->mp)
+					util_strlcpy(c->mp_why, "the body exceeds the "
+					    "limit", sizeof(c->mp_why));
+				return e;
+			}
+			evbuffer_drain(in, k);
+			done += k;
+			c->req->wire_len += k;
+		}
+	}
+	return (long)n;
+}
+
+/* The body is complete: a multipart one must have ended properly. */
+static void
+body_done(struct http_conn *c)
+{
+	if (c->mp && !mp_complete(c->mp)) {
+		refuse(c, GW_ERR_INVALID, "the multipart body ends before its "
+		    "closing delimiter");
+		return;
+	}
+	dispatch(c);
 }
 
 /* Chunked decoding; 1 when the request is dispatched or refused. */
@@ -377,7 +568,7 @@ read_chunked(struct http_conn *c, struct evbuffer *in)
 {
 	char *line, *end;
 	size_t n;
-	int r;
+	long r;
 
 	for (;;) {
 		switch (c->chunk) {
@@ -397,12 +588,12 @@ read_chunked(struct http_conn *c, struct evbuffer *in)
 			c->chunk = c->chunk_left ? CH_DATA : CH_TRAILER;
 			break;
 		case CH_DATA:
-			if (c->req->body_len + c->chunk_left > c->lim->max_body) {
+			if (c->req->wire_len + c->chunk_left > c->limit) {
 				refuse(c, GW_ERR_TOO_LARGE, "the chunked body exceeds the limit");
 				return 1;
 			}
 			if ((r = take_body(c, in, c->chunk_left)) < 0) {
-				refuse(c, r, "cannot take the body");
+				refuse(c, (int)r, c->mp_why);
 				return 1;
 			}
 			c->chunk_left -= (size_t)r;
@@ -426,7 +617,7 @@ read_chunked(struct http_conn *c, struct evbuffer *in)
 			}
 			free(line);
 			if (n == 0) {
-				dispatch(c);
+				body_done(c);
 				return 1;
 			}
 			break;
@@ -440,16 +631,16 @@ read_chunked(struct http_conn *c, struct evbuffer *in)
 static int
 read_body(struct http_conn *c, struct evbuffer *in)
 {
-	int r;
+	long r;
 
 	if (c->chunked)
 		return read_chunked(c, in);
-	if ((r = take_body(c, in, c->content_length - c->req->body_len)) < 0) {
-		refuse(c, r, "cannot take the body");
+	if ((r = take_body(c, in, c->content_length - c->req->wire_len)) < 0) {
+		refuse(c, (int)r, c->mp_why);
 		return 1;
 	}
-	if (c->req->body_len == c->content_length) {
-		dispatch(c);
+	if (c->req->wire_len == c->content_length) {
+		body_done(c);
 		return 1;
 	}
 	return 0;
@@ -543,6 +734,37 @@ reason(int status)
 	}
 }
 
+/* Streams c->stream while the client takes it, then as conn_written. */
+static void
+conn_stream(struct bufferevent *bev, void *arg)
+{
+	struct http_conn *c = arg;
+	struct evbuffer *out = bufferevent_get_output(bev);
+	struct evbuffer_iovec v;
+	long n;
+
+	while (c->stream && evbuffer_get_length(out) < STREAM_LOW) {
+		if (evbuffer_reserve_space(out, STREAM_CHUNK, &v, 1) < 1) {
+			conn_close(c);
+			return;
+		}
+		if ((n = attach_reader_read(c->stream, v.iov_base, STREAM_CHUNK)) < 0) {
+			/* the length is promised: all we can do is stop */
+			conn_close(c);
+			return;
+		}
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(out, &v, 1);
+		if (n == 0) {
+			attach_reader_free(c->stream);
+			c->stream = NULL;
+			bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		}
+	}
+	if (c->stream == NULL && evbuffer_get_length(out) == 0)
+		conn_written(bev, c);
+}
+
 void
 http_respond(struct http_conn *c, const struct job_resp *resp)
 {
@@ -550,8 +772,12 @@ http_respond(struct http_conn *c, const struct job_resp *resp)
 	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
+	unsigned long long len = resp->body_len;
 
+	if (resp->stream)
+		len = attach_reader_total(resp->stream);
 	if (c->bev == NULL) {		/* the client went away meanwhile */
+		attach_reader_free(resp->stream);
 		c->state = ST_HEAD;
 		conn_free(c);
 		return;
@@ -560,9 +786,9 @@ http_respond(struct http_conn *c, const struct job_resp *resp)
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
-	    "Content-Length: %zu\r\nConnection: %s\r\n"
+	    "Content-Length: %llu\r\nConnection: %s\r\n"
 	    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
-	    resp->status, reason(resp->status), date, resp->body_len,
+	    resp->status, reason(resp->status), date, len,
 	    c->close_after ? "close" : "keep-alive");
 	if (resp->content_type)
 		evbuffer_add_printf(out, "Content-Type: %s\r\n", resp->content_type);
@@ -571,6 +797,15 @@ http_respond(struct http_conn *c, const struct job_resp *resp)
 	if (resp->replayed)
 		evbuffer_add_printf(out, "Gateway-Replay: true\r\n");
 	evbuffer_add(out, "\r\n", 2);
+	if (resp->stream) {
+		c->stream = resp->stream;
+		c->state = ST_WRITING;
+		bufferevent_setwatermark(c->bev, EV_WRITE, STREAM_LOW, 0);
+		bufferevent_setcb(c->bev, NULL, conn_stream, conn_event, c);
+		bufferevent_enable(c->bev, EV_WRITE);
+		conn_stream(c->bev, c);
+		return;
+	}
 	if (resp->body_len > 0)
 		evbuffer_add(out, resp->body, resp->body_len);
 	c->state = ST_WRITING;

@@ -8,12 +8,15 @@
  * Everything that can be wrong with the configuration is found here,
  * before the first connection is accepted, and reported in one sentence.
  */
+#include <sys/stat.h>
 #include <dirent.h>
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/thread.h>
@@ -266,6 +269,74 @@ config_digest(const struct config *c, char out[65])
 	util_hex(h, 32, out);
 }
 
+/*
+ * The attachment spool (docs/attachments.md): spool_dir next to the
+ * database, spool_dir/incoming for parts still arriving.  Whatever is left
+ * in incoming/ is from requests that never got an answer (a crash during
+ * an upload): nothing refers to it, so it goes.
+ */
+static int
+spool_setup(struct gw *gw, char *err, size_t errlen)
+{
+	char dbdir[512], path[1100];
+	struct store *s = NULL;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	util_strlcpy(dbdir, gw->cfg->database, sizeof(dbdir));
+	if (snprintf(gw->spool_dir, sizeof(gw->spool_dir), "%s/spool",
+	    dirname(dbdir)) >= (int)sizeof(gw->spool_dir) ||
+	    snprintf(gw->spool_in, sizeof(gw->spool_in), "%s/incoming",
+	    gw->spool_dir) >= (int)sizeof(gw->spool_in)) {
+		snprintf(err, errlen, "the spool directory's path is too long");
+		return GW_ERR_INVALID;
+	}
+	if ((mkdir(gw->spool_dir, 0700) != 0 && errno != EEXIST) ||
+	    (mkdir(gw->spool_in, 0700) != 0 && errno != EEXIST)) {
+		snprintf(err, errlen, "cannot create the spool directory %s: %s",
+		    gw->spool_in, strerror(errno));
+		return GW_ERR_IO;
+	}
+	if ((d = opendir(gw->spool_in)) == NULL) {
+		snprintf(err, errlen, "cannot read %s: %s", gw->spool_in,
+		    strerror(errno));
+		return GW_ERR_IO;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "in-", 3) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", gw->spool_in, de->d_name);
+		if (unlink(path) == 0)
+			n++;
+	}
+	closedir(d);
+	if (n > 0)
+		fprintf(stderr, "gatewayd: removed %zu unfinished upload%s from %s\n",
+		    n, n == 1 ? "" : "s", gw->spool_in);
+	/* Files of messages whose acceptance never committed (a crash between
+	 * the rename and the commit), or whose purge did not get to unlink. */
+	n = 0;
+	if (store_open(gw->cfg->database, &s) == 0 &&
+	    (d = opendir(gw->spool_dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, "gw-", 3) != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", gw->spool_dir, de->d_name);
+			if (store_att_known(s, path) == 0 && unlink(path) == 0)
+				n++;
+		}
+		closedir(d);
+	}
+	store_close(s);
+	if (n > 0)
+		fprintf(stderr, "gatewayd: removed %zu spool file%s no message "
+		    "refers to\n", n, n == 1 ? "" : "s");
+	if (gw->max_submission == 0)
+		gw->max_submission = (uint64_t)2 << 30;
+	return 0;
+}
+
 static void
 audit_lifecycle(const struct config *c, const char *event, const char *detail)
 {
@@ -358,7 +429,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	gw.dev = dev != NULL;
-	if ((r = gw_setup(&gw, err, sizeof(err))) != 0) {
+	if ((r = gw_setup(&gw, err, sizeof(err))) != 0 ||
+	    (r = spool_setup(&gw, err, sizeof(err))) != 0) {
 		fprintf(stderr, "gatewayd: %s\n", err[0] ? err : gw_strerror(r));
 		gw_teardown(&gw);
 		return 1;

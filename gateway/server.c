@@ -37,6 +37,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "attach.h"
 #include "err.h"
 #include "gw.h"
 #include "http.h"
@@ -80,9 +81,8 @@ job_free(struct job *j)
 {
 	if (j == NULL)
 		return;
-	if (j->in)
-		free(j->in->body);
-	free(j->in);
+	job_req_free(j->in);
+	attach_reader_free(j->out.stream);
 	free(j->out.body);
 	free(j);
 }
@@ -96,6 +96,7 @@ reply_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	http_respond(j->conn, &j->out);
+	j->out.stream = NULL;		/* http_respond took it */
 	job_free(j);
 }
 
@@ -212,7 +213,15 @@ check_cb(struct http_conn *c, struct job_req *req, void *arg, char *why,
 	if (req->method == HTTP_GET && strcmp(req->path, "/healthz") == 0)
 		return 0;
 	req->client = tls_peer_party(S.gw, http_ssl(c), why, whylen);
-	return req->client ? 0 : GW_ERR_UNAUTHENTICATED;
+	if (req->client == NULL)
+		return GW_ERR_UNAUTHENTICATED;
+	/* Only a portal's submission may be multipart (attachments). */
+	if (req->method == HTTP_POST && strcmp(req->path, "/v1/submissions") == 0 &&
+	    req->client->kind == PARTY_PORTAL) {
+		req->multipart_ok = 1;
+		req->body_limit = S.gw->max_submission;
+	}
+	return 0;
 }
 
 void
@@ -248,8 +257,7 @@ request_cb(struct http_conn *c, struct job_req *req, void *arg)
 
 	if (!req->pre_error && req->method == HTTP_GET &&
 	    strcmp(req->path, "/healthz") == 0) {
-		free(req->body);
-		free(req);
+		job_req_free(req);
 		reply_now(c, 200, "text/plain", "ok\n", 0);
 		return;
 	}
@@ -259,13 +267,11 @@ request_cb(struct http_conn *c, struct job_req *req, void *arg)
 		util_strlcpy(S.refused_why, req->pre_msg, sizeof(S.refused_why));
 		pthread_mutex_unlock(&S.mu);
 		reply_now(c, 0, NULL, req->pre_msg, GW_ERR_UNAUTHENTICATED);
-		free(req->body);
-		free(req);
+		job_req_free(req);
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		free(req->body);
-		free(req);
+		job_req_free(req);
 		reply_now(c, 0, NULL, NULL, GW_ERR_NOMEM);
 		return;
 	}
@@ -350,6 +356,7 @@ io_setup(struct iothread *io)
 	io->lim.max_header_bytes = 16384;
 	io->lim.max_headers = 100;
 	io->lim.max_body = S.gw->cfg->max_body;
+	io->lim.spool_dir = S.gw->spool_in;
 	io->lim.idle_timeout = 60;
 	io->listener = evconnlistener_new(io->base, accept_cb, io,
 	    LEV_OPT_CLOSE_ON_FREE, -1, fd);

@@ -44,7 +44,7 @@
 #include "store_int.h"
 #include "util.h"
 
-#define STORE_SCHEMA_VERSION	3	/* also in SCHEMA_V3 */
+#define STORE_SCHEMA_VERSION	4	/* also in SCHEMA_V4 */
 #define STORE_BUSY_MS		10000	/* how long a writer waits for another */
 #define STORE_LIST_MAX		1000	/* rows per list call */
 
@@ -169,6 +169,38 @@ static const char SCHEMA_V3[] =
 	" ON deliveries (state, next_attempt_ms);"
 	"PRAGMA user_version = 3;";
 
+/*
+ * Version 4: attachments (store_att.c, docs/attachments.md).  One row per
+ * attachment with its spool file; per reader and attachment the header
+ * and footer of the reader's EncryptedData document (the header holds the
+ * content key wrapped for that reader's certificates).  And the inspection
+ * report of the submission's signature (issue 3).
+ */
+static const char SCHEMA_V4[] =
+	"CREATE TABLE attachments ("
+	" msg_id TEXT NOT NULL REFERENCES messages (id),"
+	" n INTEGER NOT NULL,"
+	" att_id TEXT NOT NULL,"
+	" filename TEXT NOT NULL,"
+	" content_type TEXT NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" sha256 TEXT NOT NULL,"
+	" cipher_size INTEGER NOT NULL,"
+	" cipher_sha256 TEXT NOT NULL,"
+	" path TEXT NOT NULL,"
+	" PRIMARY KEY (msg_id, n), UNIQUE (msg_id, att_id));"
+	"CREATE INDEX attachments_path ON attachments (path);"
+	"CREATE TABLE attachment_docs ("
+	" msg_id TEXT NOT NULL,"
+	" reader TEXT NOT NULL,"
+	" n INTEGER NOT NULL,"
+	" footer BLOB NOT NULL,"
+	" header BLOB NOT NULL,"
+	" PRIMARY KEY (msg_id, reader, n),"
+	" FOREIGN KEY (msg_id, n) REFERENCES attachments (msg_id, n));"
+	"ALTER TABLE messages ADD COLUMN report BLOB;"
+	"PRAGMA user_version = 4;";
+
 /* The columns of struct store_msg, in the order of msgcols[] below. */
 #define MSG_COLS \
 	"id, portal, portal_msg_id, sha256, size, service, scenario, subject," \
@@ -190,9 +222,9 @@ static const char *const qsql[Q__COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
-	[Q_MSG_INSERT] = "INSERT INTO messages (" MSG_COLS ", receipt)"
+	[Q_MSG_INSERT] = "INSERT INTO messages (" MSG_COLS ", receipt, report)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-	    " ?14, ?15, ?16, ?17)",
+	    " ?14, ?15, ?16, ?17, ?18)",
 	[Q_DLV_INSERT] = "INSERT INTO deliveries"
 	    " (msg_id, reader, state, size, created_ms, envelope, mode,"
 	    " obsolete_ms) VALUES (?1, ?2, CASE WHEN ?6 = 'push' THEN 'queued'"
@@ -202,7 +234,7 @@ static const char *const qsql[Q__COUNT] = {
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_PORTAL_LOOKUP] = "SELECT id, sha256, receipt FROM messages"
 	    " WHERE portal = ?1 AND portal_msg_id = ?2",
-	[Q_MSG_GET] = "SELECT " MSG_COLS " FROM messages WHERE id = ?1",
+	[Q_MSG_GET] = "SELECT " MSG_COLS ", report FROM messages WHERE id = ?1",
 	[Q_DLV_LIST] = "SELECT reader, state, size, created_ms, fetched_ms,"
 	    " closed_ms, mode, attempts, last_error, obsolete_ms"
 	    " FROM deliveries WHERE msg_id = ?1 ORDER BY seq",
@@ -492,6 +524,11 @@ db_schema(struct store *s)
 		r = rc == SQLITE_OK ? 0 : dberr(rc);
 		version = 3;
 	}
+	if (r == 0 && version == 3) {
+		rc = sqlite3_exec(s->db, SCHEMA_V4, NULL, NULL, NULL);
+		r = rc == SQLITE_OK ? 0 : dberr(rc);
+		version = 4;
+	}
 	if (r == 0 && version != STORE_SCHEMA_VERSION)
 		r = GW_ERR_STORE;	/* made by a newer gatewayd */
 	return txn_end(s, r);
@@ -576,8 +613,11 @@ msg_check(const struct store_msg *m)
 	if (m->id[0] == '\0' || m->portal[0] == '\0' ||
 	    m->portal_msg_id[0] == '\0' || m->size < 0 ||
 	    m->sig_ok < -1 || m->sig_ok > 1 ||
-	    m->chain_ok < -1 || m->chain_ok > 1)
+	    m->chain_ok < -1 || m->chain_ok > 1 ||
+	    (m->report == NULL && m->report_len > 0))
 		return GW_ERR_INVALID;
+	if (m->report_len > STORE_REPORT_MAX)
+		return GW_ERR_TOO_LARGE;
 	return 0;
 }
 
@@ -684,8 +724,12 @@ accept_write(struct store *s, const struct store_msg *m,
 	}
 	if ((r = fn(arg, first - 1, &receipt, &receipt_len)) != 0)
 		return r;
+	/* No report stays SQL NULL: that is what rows before version 4 have. */
 	if ((rc = msg_bind(st, m)) != SQLITE_OK ||
 	    (rc = bind_blob(st, MSG_NCOLS + 1, receipt, receipt_len)) !=
+	    SQLITE_OK || (rc = m->report == NULL ?
+	    sqlite3_bind_null(st, MSG_NCOLS + 2) :
+	    bind_blob(st, MSG_NCOLS + 2, m->report, m->report_len)) !=
 	    SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_DONE) {
 		q_done(st);
 		free(receipt);
@@ -762,6 +806,15 @@ store_accept_fn(struct store *s, const struct store_msg *m,
     store_receipt_fn fn, void *arg, const struct store_delivery *d, size_t nd,
     const struct store_audit *ev, size_t nev)
 {
+	return store_accept_att(s, m, fn, arg, d, nd, NULL, 0, NULL, 0, ev, nev);
+}
+
+int
+store_accept_att(struct store *s, const struct store_msg *m,
+    store_receipt_fn fn, void *arg, const struct store_delivery *d, size_t nd,
+    const struct store_att *a, size_t na, const struct store_att_doc *doc,
+    size_t ndoc, const struct store_audit *ev, size_t nev)
+{
 	int r;
 
 	if (fn == NULL)
@@ -771,6 +824,8 @@ store_accept_fn(struct store *s, const struct store_msg *m,
 	if ((r = txn_begin(s)) != 0)
 		return r;
 	r = accept_write(s, m, fn, arg, d, nd, ev, nev);
+	if (r == 0 && na > 0)
+		r = store_att_insert(s, m->id, a, na, doc, ndoc);
 	return txn_end(s, r);
 }
 
@@ -928,14 +983,29 @@ store_get_msg(struct store *s, const char *id, struct store_msg *m,
 		goto out;
 	}
 	msg_read(st, &msg);
+	if (sqlite3_column_type(st, MSG_NCOLS) != SQLITE_NULL &&
+	    (r = col_blob(st, MSG_NCOLS, &msg.report, &msg.report_len)) != 0)
+		goto out;
 	q_done(st);
 	if ((r = dlv_list(s, id, d, nd)) != 0)
 		goto out;
 	*m = msg;
+	msg.report = NULL;
 	r = 0;
  out:
 	q_done(st);
+	free(msg.report);
 	return r;
+}
+
+void
+store_msg_clear(struct store_msg *m)
+{
+	if (m == NULL)
+		return;
+	free(m->report);
+	m->report = NULL;
+	m->report_len = 0;
 }
 
 /* The size of an entry is that of the reader's envelope (what it fetches). */

@@ -51,7 +51,23 @@ struct store_msg {
 	char sig_alg[128];
 	int sig_ok;			/* 1 ok, 0 corrupted, -1 indeterminate */
 	int chain_ok;			/* 1 valid, 0 invalid, -1 indeterminate */
+	/*
+	 * The full inspection report of the submission's signature
+	 * (urn:gatewayd:inspection:1, crypto/inspect.h), at most
+	 * STORE_REPORT_MAX bytes; NULL for messages accepted before schema
+	 * version 4 (and for callers that have none).  In store_accept*()
+	 * the caller's, only read.  Filled by store_get_msg(): malloc'd,
+	 * the caller frees it with store_msg_clear().
+	 */
+	unsigned char *report;
+	size_t report_len;
 };
+
+#define STORE_REPORT_MAX	((size_t)1 << 20)
+
+/* Frees what store_get_msg() allocated in m (the report); m stays usable,
+ * its report NULL.  Accepts NULL. */
+void store_msg_clear(struct store_msg *m);
 
 /* Delivery states of one (message, reader) pair. */
 #define STORE_ST_WAITING	"waiting"	/* pull: in the reader's mailbox */
@@ -98,6 +114,51 @@ int store_accept_fn(struct store *s, const struct store_msg *m,
     store_receipt_fn fn, void *arg, const struct store_delivery *d, size_t nd,
     const struct store_audit *ev, size_t nev);
 
+/* An attachment of a message (docs/attachments.md). */
+struct store_att {
+	int n;				/* position in the list, from 0 */
+	char att_id[65];
+	char filename[256];
+	char content_type[128];
+	int64_t size;			/* plaintext bytes */
+	char sha256[65];		/* of the plaintext (the portal signed it) */
+	int64_t cipher_size;		/* spool file: IV || ciphertext || tag */
+	char cipher_sha256[65];
+	char path[512];			/* the spool file; "" once purged */
+};
+
+/* The header and footer of one reader's EncryptedData for attachment n. */
+struct store_att_doc {
+	const char *reader;
+	int n;
+	const char *header;
+	size_t header_len;
+	const char *footer;
+	size_t footer_len;
+};
+
+/* store_accept_fn() with attachments, all in the same transaction. */
+int store_accept_att(struct store *s, const struct store_msg *m,
+    store_receipt_fn fn, void *arg, const struct store_delivery *d, size_t nd,
+    const struct store_att *a, size_t na, const struct store_att_doc *doc,
+    size_t ndoc, const struct store_audit *ev, size_t nev);
+
+/* The attachments of a message in list order; *out malloc'd (NULL if none). */
+int store_att_list(struct store *s, const char *msg_id, struct store_att **out,
+    size_t *n);
+
+/*
+ * Attachment att_id of msg_id as reader gets it: *a, and malloc'd header
+ * and footer of its document.  GW_ERR_NOT_FOUND unless reader is a reader
+ * of the message and the attachment exists; GW_ERR_GONE once purged.
+ */
+int store_att_get(struct store *s, const char *msg_id, const char *reader,
+    const char *att_id, struct store_att *a, char **hdr, size_t *hdrlen,
+    char **ftr, size_t *ftrlen);
+
+/* 1 if an attachment row names the spool file path, 0 if none. */
+int store_att_known(struct store *s, const char *path);
+
 /*
  * Finds a message by its portal's id.  Sets id, sha256 and (if receipt is
  * not NULL) a malloc'd copy of the receipt.  GW_ERR_NOT_FOUND if none.
@@ -106,7 +167,8 @@ int store_lookup_portal(struct store *s, const char *portal,
     const char *portal_msg_id, char id[40], char sha256[65],
     unsigned char **receipt, size_t *receipt_len);
 
-/* Reads a message and its deliveries (without envelopes; *d malloc'd). */
+/* Reads a message and its deliveries (without envelopes; *d malloc'd).
+ * m->report is malloc'd (or NULL): free it with store_msg_clear(). */
 int store_get_msg(struct store *s, const char *id, struct store_msg *m,
     struct store_delivery **d, size_t *nd);
 

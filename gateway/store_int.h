@@ -17,4 +17,24 @@ int store_int_prep(struct store *s, const char *sql, sqlite3_stmt **st);
 /* Appends an audit event inside the caller's transaction. */
 int store_audit_in_txn(struct store *s, const struct store_audit *ev);
 
+/* store_att.c: writes a message's attachments inside the accept txn. */
+int store_att_insert(struct store *s, const char *msg_id,
+    const struct store_att *a, size_t na, const struct store_att_doc *doc,
+    size_t ndoc);
+
+/* Spool files to remove once a transaction has committed. */
+struct store_paths {
+	char **v;
+	size_t n;
+};
+/*
+ * Retention, inside the purge's transaction: drops reader's attachment
+ * documents of msg_id and, once no reader's envelope is left, marks the
+ * attachments purged and appends their spool files to out.
+ */
+int store_att_purge_in_txn(struct store *s, const char *msg_id,
+    const char *reader, struct store_paths *out);
+/* Unlinks and frees the paths (after the commit). */
+void store_paths_unlink(struct store_paths *p);
+
 #endif

@@ -439,7 +439,7 @@ purge_due(struct store *s, const char *reader, int64_t before_ms,
 /* One batch inside its transaction: the deletions and their events. */
 static int
 purge_batch(struct store *s, const char *reader, int64_t before_ms,
-    int retention_days, int *n)
+    int retention_days, int *n, struct store_paths *files)
 {
 	struct purge_item it[PURGE_BATCH];
 	struct store_audit ev = { .event = "message.purged", .actor = "gateway",
@@ -466,7 +466,8 @@ purge_batch(struct store *s, const char *reader, int64_t before_ms,
 		    it[i].len, retention_days);
 		ev.msg_id = it[i].msg_id;
 		ev.detail = detail;
-		if ((r = store_audit_in_txn(s, &ev)) != 0)
+		if ((r = store_audit_in_txn(s, &ev)) != 0 ||
+		    (r = store_att_purge_in_txn(s, it[i].msg_id, reader, files)) != 0)
 			goto out;
 	}
  out:
@@ -480,6 +481,7 @@ int
 store_log_purge(struct store *s, const char *reader, int64_t closed_before_ms,
     int retention_days, int *n)
 {
+	struct store_paths files = { NULL, 0 };
 	int r, k, total = 0;
 
 	if (reader == NULL || reader[0] == '\0' || retention_days < 0)
@@ -488,9 +490,17 @@ store_log_purge(struct store *s, const char *reader, int64_t closed_before_ms,
 		k = 0;
 		if ((r = store_int_begin(s)) != 0)
 			return r;
-		if ((r = store_int_end(s, purge_batch(s, reader, closed_before_ms,
-		    retention_days, &k))) != 0)
+		r = store_int_end(s, purge_batch(s, reader, closed_before_ms,
+		    retention_days, &k, &files));
+		if (r != 0) {
+			for (size_t i = 0; i < files.n; i++)
+				free(files.v[i]);
+			free(files.v);
 			return r;
+		}
+		/* committed: the attachments' spool files may go now (a crash
+		 * before this leaves them to the start-up sweep) */
+		store_paths_unlink(&files);
 		total += k;
 	} while (k == PURGE_BATCH);
 	if (n != NULL)

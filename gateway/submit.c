@@ -14,22 +14,36 @@
  * reader), the signed receipt, and one store transaction with the audit
  * events.  Only after that commit (fsync) does the 202 leave.
  *
+ * Attachments (docs/attachments.md): the HTTP layer spooled each part,
+ * encrypted under its own key, while it arrived.  Here every part must
+ * match its entry in the signed list (count, order, Id, size, SHA-256);
+ * the spool files are then renamed into the spool directory and fsync'd
+ * before the transaction that names them commits, and each reader gets the
+ * part's key wrapped for its own certificates.  Anything not accepted is
+ * removed with the request (job_req_free).
+ *
  * Signature wrapping: every value routed on is read from the document
  * whose root element the verified Reference URI="" covers entirely, and the
  * verifier refuses any second Signature, so nothing unsigned is used.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libxml/tree.h>
 #include <libxml/xmlschemas.h>
 
+#include "attach.h"
 #include "chain.h"
 #include "err.h"
 #include "gw.h"
+#include "inspect.h"
 #include "pki.h"
 #include "render.h"
 #include "store.h"
@@ -39,6 +53,7 @@
 
 #define NS_SUB "urn:gatewayd:submission:1"
 #define MAX_READERS 16
+#define MAX_CERTS 4		/* encryption certificates of one reader */
 
 struct meta {
 	char sender[64];
@@ -50,6 +65,9 @@ struct meta {
 	char *readers[MAX_READERS];
 	char reader_buf[MAX_READERS][64];
 	size_t nreaders;
+	struct store_att atts[GW_MAX_ATTACH];	/* the signed list */
+	size_t natts;
+	uint64_t att_bytes;			/* sum of their sizes */
 };
 
 static xmlNodePtr
@@ -163,6 +181,152 @@ read_meta(xmlDocPtr doc, struct meta *m)
 	return m->nreaders > 0 ? 0 : GW_ERR_SCHEMA;
 }
 
+/* The signed <Attachments> list (the schema checked its form). */
+static int
+read_atts(xmlDocPtr doc, struct meta *m)
+{
+	xmlNodePtr list, c;
+	struct store_att *a;
+	char num[32];
+	char *end;
+	size_t j;
+	int r;
+
+	list = elem(xmlDocGetRootElement(doc), "Attachments");
+	for (c = list ? list->children : NULL; c; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (m->natts == GW_MAX_ATTACH)
+			return GW_ERR_TOO_LARGE;
+		a = &m->atts[m->natts];
+		a->n = (int)m->natts;
+		if ((r = text(elem(c, "Id"), a->att_id, sizeof(a->att_id), 0)) != 0 ||
+		    (r = text(elem(c, "Filename"), a->filename,
+		    sizeof(a->filename), 0)) != 0 ||
+		    (r = text(elem(c, "ContentType"), a->content_type,
+		    sizeof(a->content_type), 0)) != 0 ||
+		    (r = text(elem(c, "Size"), num, sizeof(num), 0)) != 0 ||
+		    (r = text(elem(c, "SHA256"), a->sha256, sizeof(a->sha256), 0)) != 0)
+			return r;
+		errno = 0;
+		a->size = (int64_t)strtoll(num, &end, 10);
+		if (errno || *end || a->size < 0)
+			return GW_ERR_SCHEMA;
+		for (j = 0; j < m->natts; j++)
+			if (strcmp(m->atts[j].att_id, a->att_id) == 0)
+				return GW_ERR_SCHEMA;
+		m->att_bytes += (uint64_t)a->size;
+		m->natts++;
+	}
+	return 0;
+}
+
+/*
+ * Every received part against the signed list: the same number, in the
+ * same order, each with its Id (when the part named one), size and
+ * SHA-256.  Finishes the spool files (tag, fsync) on the way.
+ */
+static int
+match_atts(struct job_req *req, struct meta *m, char *why, size_t whylen)
+{
+	struct job_att *p;
+	struct store_att *a;
+	size_t i;
+	int r;
+
+	if (req->natts != m->natts) {
+		snprintf(why, whylen, "the submission lists %zu attachment%s but "
+		    "%zu %s sent", m->natts, m->natts == 1 ? "" : "s", req->natts,
+		    req->natts == 1 ? "was" : "were");
+		return GW_ERR_ATTACHMENT;
+	}
+	for (i = 0; i < m->natts; i++) {
+		p = &req->atts[i];
+		a = &m->atts[i];
+		if (p->content_id[0] && strcmp(p->content_id, a->att_id) != 0) {
+			snprintf(why, whylen, "part %zu is \"%.64s\" but the list "
+			    "names \"%s\" there", i + 2, p->content_id, a->att_id);
+			return GW_ERR_ATTACHMENT;
+		}
+		if (p->info == NULL) {
+			if ((p->info = calloc(1, sizeof(*p->info))) == NULL)
+				return GW_ERR_NOMEM;
+			r = attach_writer_finish(p->w, p->info);
+			p->w = NULL;
+			if (r != 0) {
+				snprintf(why, whylen, "attachment %s could not be "
+				    "spooled", a->att_id);
+				return r;
+			}
+		}
+		if ((int64_t)p->info->plain_size != a->size ||
+		    strcmp(p->info->plain_sha256, a->sha256) != 0) {
+			snprintf(why, whylen, "attachment %s has %" PRIu64 " bytes "
+			    "with SHA-256 %.16s..., the signed list says %" PRId64
+			    " bytes with %.16s...", a->att_id, p->info->plain_size,
+			    p->info->plain_sha256, a->size, a->sha256);
+			return GW_ERR_ATTACHMENT;
+		}
+		a->cipher_size = (int64_t)p->info->cipher_size;
+		util_strlcpy(a->cipher_sha256, p->info->cipher_sha256,
+		    sizeof(a->cipher_sha256));
+	}
+	return 0;
+}
+
+/*
+ * Moves the message's spool files from incoming/ to their names in the
+ * spool directory and makes the renames durable, before the transaction
+ * that names them.  On failure the moved files are removed again.
+ */
+static int
+keep_atts(const struct gw *gw, const char *msg_id, struct job_req *req,
+    struct meta *m)
+{
+	size_t i;
+	int dfd, r = 0;
+
+	for (i = 0; i < m->natts && r == 0; i++) {
+		if (snprintf(m->atts[i].path, sizeof(m->atts[i].path), "%s/%s-%zu.bin",
+		    gw->spool_dir, msg_id, i) >= (int)sizeof(m->atts[i].path) ||
+		    rename(req->atts[i].info->path, m->atts[i].path) != 0)
+			r = GW_ERR_IO;
+	}
+	if (r == 0) {
+		if ((dfd = open(gw->spool_dir, O_RDONLY | O_DIRECTORY)) < 0 ||
+		    fsync(dfd) != 0)
+			r = GW_ERR_IO;
+		if (dfd >= 0)
+			close(dfd);
+	}
+	if (r != 0)
+		while (i-- > 0)
+			(void)unlink(m->atts[i].path);
+	return r;
+}
+
+static void
+drop_atts(struct meta *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->natts; i++)
+		if (m->atts[i].path[0])
+			(void)unlink(m->atts[i].path);
+}
+
+/* The reader's encryption certificates valid now (two during a rollover). */
+static size_t
+reader_certs(const struct party *p, X509 **out, size_t max)
+{
+	if (max == 0 || p->enc_cert == NULL ||
+	    X509_cmp_current_time(X509_get0_notAfter(p->enc_cert)) <= 0 ||
+	    X509_cmp_current_time(X509_get0_notBefore(p->enc_cert)) >= 0)
+		return 0;
+	out[0] = p->enc_cert;
+	return 1;
+}
+
 static void
 schema_error(void *arg, xmlErrorPtr e)
 {
@@ -232,6 +396,7 @@ check_readers(const struct gw *gw, const struct job_req *req,
     const struct meta *m, const struct party **out, char *why, size_t whylen)
 {
 	const struct party *p, *portal = req->client;
+	X509 *certs[MAX_CERTS];
 	size_t i, j;
 
 	for (i = 0; i < m->nreaders; i++) {
@@ -254,16 +419,15 @@ check_readers(const struct gw *gw, const struct job_req *req,
 		}
 		/* Checked again at use: a daemon runs longer than a certificate
 		 * may be valid, and nothing is accepted that cannot be encrypted. */
-		if (p->enc_cert == NULL ||
-		    X509_cmp_current_time(X509_get0_notAfter(p->enc_cert)) <= 0 ||
-		    X509_cmp_current_time(X509_get0_notBefore(p->enc_cert)) >= 0) {
+		if (reader_certs(p, certs, MAX_CERTS) == 0) {
 			snprintf(why, whylen, "reader %s has no valid encryption "
 			    "certificate", p->id);
-			return GW_ERR_UNKNOWN_READER;
+			return GW_ERR_NO_ENC_CERT;
 		}
-		if (p->max_size > 0 && req->body_len > p->max_size) {
-			snprintf(why, whylen, "reader %s accepts at most %zu bytes",
-			    p->id, p->max_size);
+		if (p->max_size > 0 && req->body_len + m->att_bytes > p->max_size) {
+			snprintf(why, whylen, "reader %s accepts at most %zu bytes, the "
+			    "submission has %" PRIu64, p->id, p->max_size,
+			    (uint64_t)req->body_len + m->att_bytes);
 			return GW_ERR_TOO_LARGE;
 		}
 		out[i] = p;
@@ -293,6 +457,33 @@ fill_msg(struct store_msg *sm, const struct job_req *req, const struct meta *m,
 	sm->chain_ok = info->chain_ok;
 }
 
+/*
+ * The full inspection report of the verified signature, as gwctl verify
+ * builds it but with the revocation answers of the path (issue 3): into
+ * sm->report (malloc'd; the caller frees it once the store has it), for
+ * the content container and the process card.  Warnings (no revocation
+ * answer under "prefer", RSA-2048 allowed) are in it as <Warning>.
+ */
+static int
+inspect_msg(const struct gw *gw, const struct dsig_info *info,
+    const struct chain_report *path, struct store_msg *sm)
+{
+	struct inspect_report *rep = NULL;
+	struct inspect_sig *sig = NULL;
+	int r;
+
+	if ((r = inspect_new(info->checked_at, gw->policy, &rep)) != 0 ||
+	    (r = inspect_fill_dsig(rep, info, 0, &sig)) != 0)
+		goto out;
+	/* A path longer than INSPECT_MAX_CERTS is reported up to there. */
+	if ((r = inspect_fill_chain(sig, path)) != 0 && r != GW_ERR_TOO_LARGE)
+		goto out;
+	r = inspect_to_xml(rep, &sm->report, &sm->report_len);
+ out:
+	inspect_free(rep);
+	return r;
+}
+
 struct receipt_arg {
 	struct worker *w;
 	const struct store_msg *sm;
@@ -311,27 +502,59 @@ make_receipt(void *arg, int64_t log_index, unsigned char **out, size_t *len)
 
 /* Builds envelopes and receipt, then commits everything in one go. */
 static int
-accept_msg(struct worker *w, struct store_msg *sm, const struct meta *m,
-    const struct party *const *readers, const struct job_req *req,
+accept_msg(struct worker *w, struct store_msg *sm, struct meta *m,
+    const struct party *const *readers, struct job_req *req,
     struct job_resp *resp)
 {
 	struct store_delivery d[MAX_READERS];
 	struct store_audit ev[MAX_READERS + 1];
+	struct store_att_doc *docs = NULL;
+	char **owned = NULL;		/* docs' headers and footers */
 	unsigned char *env[MAX_READERS] = { 0 }, *container = NULL, *receipt = NULL;
-	char detail[MAX_READERS + 1][256], fpr[65], id[40], sha[65];
+	char detail[MAX_READERS + 1][512], fpr[65], id[40], sha[65];
 	struct receipt_arg ra = { w, sm, m };
-	size_t clen = 0, rlen = 0, elen, i;
-	int r;
+	X509 *certs[MAX_CERTS];
+	size_t clen = 0, rlen = 0, elen, i, j, k, nc, ndocs = 0, off;
+	int r, kept = 0;
 
 	memset(d, 0, sizeof(d));
 	memset(ev, 0, sizeof(ev));
+	if (m->natts > 0) {
+		if ((docs = calloc(m->nreaders * m->natts, sizeof(*docs))) == NULL ||
+		    (owned = calloc(2 * m->nreaders * m->natts, sizeof(*owned))) == NULL) {
+			r = GW_ERR_NOMEM;
+			goto out;
+		}
+		if ((r = keep_atts(w->gw, sm->id, req, m)) != 0)
+			goto out;
+		kept = 1;
+	}
 	if ((r = render_container(sm, req->body, req->body_len, &container, &clen)) != 0)
 		goto out;
 	for (i = 0; i < m->nreaders; i++) {
-		if ((r = render_envelope(sm, readers[i]->id, container, clen,
-		    readers[i]->enc_cert, w->gw->sign_key, w->gw->sign_cert,
-		    &env[i], &elen)) != 0)
+		if ((nc = reader_certs(readers[i], certs, MAX_CERTS)) == 0) {
+			r = GW_ERR_NO_ENC_CERT;	/* expired since check_readers */
 			goto out;
+		}
+		if ((r = render_envelope(sm, readers[i]->id, container, clen,
+		    certs, nc, m->atts, m->natts, w->gw->sign_key,
+		    w->gw->sign_cert, &env[i], &elen)) != 0)
+			goto out;
+		for (j = 0; j < m->natts; j++, ndocs++) {
+			char *h = NULL, *f = NULL;
+			size_t hl = 0, fl = 0;
+
+			r = attach_part_header(req->atts[j].info->key, certs, nc,
+			    m->atts[j].att_id, m->atts[j].content_type, &h, &hl,
+			    &f, &fl);
+			owned[2 * ndocs] = h;
+			owned[2 * ndocs + 1] = f;
+			if (r != 0)
+				goto out;
+			docs[ndocs] = (struct store_att_doc){ .reader = readers[i]->id,
+			    .n = (int)j, .header = h, .header_len = hl, .footer = f,
+			    .footer_len = fl };
+		}
 		util_strlcpy(d[i].reader, readers[i]->id, sizeof(d[i].reader));
 		util_strlcpy(d[i].state, STORE_ST_WAITING, sizeof(d[i].state));
 		d[i].push = strcmp(readers[i]->delivery, "push") == 0;
@@ -339,24 +562,38 @@ accept_msg(struct worker *w, struct store_msg *sm, const struct meta *m,
 		d[i].size = (int64_t)elen;
 		d[i].created_ms = sm->received_ms;
 		d[i].envelope = env[i];
-		if (pki_cert_fingerprint(readers[i]->enc_cert, fpr) != 0)
-			fpr[0] = '\0';
-		snprintf(detail[i + 1], sizeof(detail[0]), "encrypted for certificate "
-		    "sha256:%s", fpr);
+		off = (size_t)snprintf(detail[i + 1], sizeof(detail[0]),
+		    "encrypted for certificate%s", nc > 1 ? "s" : "");
+		for (k = 0; k < nc && off < sizeof(detail[0]); k++) {
+			if (pki_cert_fingerprint(certs[k], fpr) != 0)
+				fpr[0] = '\0';
+			off += (size_t)snprintf(detail[i + 1] + off,
+			    sizeof(detail[0]) - off, "%s sha256:%s", k ? "," : "", fpr);
+		}
 		ev[i + 1] = (struct store_audit){ .event = "message.encrypted",
 		    .actor = "gateway", .msg_id = sm->id, .reader = readers[i]->id,
 		    .code = "OK", .detail = detail[i + 1] };
 	}
 	sm->forwarded_ms = util_now_ms();
 	snprintf(detail[0], sizeof(detail[0]), "portal message %.64s, sha256 %s, "
-	    "%lld bytes, signer serial %.40s", sm->portal_msg_id, sm->sha256,
-	    (long long)sm->size, sm->signer_serial);
+	    "%lld bytes, signer serial %.40s%s", sm->portal_msg_id, sm->sha256,
+	    (long long)sm->size, sm->signer_serial, m->natts ? ", attachments" : "");
+	if (m->natts > 0) {
+		off = strlen(detail[0]);
+		for (j = 0; j < m->natts && off < sizeof(detail[0]); j++)
+			off += (size_t)snprintf(detail[0] + off, sizeof(detail[0]) - off,
+			    " %s:%" PRId64 ":%.16s", m->atts[j].att_id, m->atts[j].size,
+			    m->atts[j].sha256);
+	}
 	ev[0] = (struct store_audit){ .event = "submission.accepted",
 	    .actor = sm->portal, .msg_id = sm->id, .code = "OK",
 	    .detail = detail[0] };
-	if ((r = store_accept_fn(w->store, sm, make_receipt, &ra, d, m->nreaders,
-	    ev, m->nreaders + 1)) != 0)
+	if ((r = store_accept_att(w->store, sm, make_receipt, &ra, d, m->nreaders,
+	    m->atts, m->natts, docs, ndocs, ev, m->nreaders + 1)) != 0)
 		goto out;
+	for (j = 0; j < m->natts; j++)
+		req->atts[j].kept = 1;
+	kept = 0;
 	/* Read back what was committed: the receipt the portal gets is the one
 	 * a replay returns, byte for byte. */
 	if ((r = store_lookup_portal(w->store, sm->portal, sm->portal_msg_id,
@@ -369,6 +606,12 @@ accept_msg(struct worker *w, struct store_msg *sm, const struct meta *m,
 	resp->body_len = rlen;
 	receipt = NULL;
  out:
+	if (kept)
+		drop_atts(m);
+	for (i = 0; owned && i < 2 * m->nreaders * m->natts; i++)
+		free(owned[i]);
+	free(owned);
+	free(docs);
 	for (i = 0; i < MAX_READERS; i++)
 		free(env[i]);
 	free(container);
@@ -415,7 +658,7 @@ validate(struct worker *w, xmlDocPtr doc)
 }
 
 void
-submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp)
+submit_handle(struct worker *w, struct job_req *req, struct job_resp *resp)
 {
 	const struct party *readers[MAX_READERS];
 	struct dsig_info info;
@@ -431,9 +674,11 @@ submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp
 	memset(&report, 0, sizeof(report));
 	info.signature_ok = info.chain_ok = -1;
 	why[0] = '\0';
-	if (!media_type_ok(req->content_type)) {
+	if (!media_type_ok(req->multipart ? req->xml_type : req->content_type)) {
 		api_reject(w, req, resp, "submission.rejected", NULL,
-		    GW_ERR_UNSUPPORTED_MEDIA, "submissions are application/xml");
+		    GW_ERR_UNSUPPORTED_MEDIA, req->multipart ? "the first part of "
+		    "a multipart submission must be application/xml" :
+		    "submissions are application/xml or multipart/related");
 		return;
 	}
 	util_sha256_hex(req->body ? req->body : (const unsigned char *)"",
@@ -445,7 +690,7 @@ submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp
 		snprintf(why, sizeof(why), "not a valid submission: %s", w->schema_err);
 		goto reject;
 	}
-	if ((r = read_meta(doc, &m)) != 0)
+	if ((r = read_meta(doc, &m)) != 0 || (r = read_atts(doc, &m)) != 0)
 		goto reject;
 	if (strcmp(m.sender, req->client->id) != 0) {
 		r = GW_ERR_FORBIDDEN;
@@ -472,8 +717,12 @@ submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp
 		goto out;
 	if ((r = check_readers(w->gw, req, &m, readers, why, sizeof(why))) != 0)
 		goto reject;
+	if ((r = match_atts(req, &m, why, sizeof(why))) != 0)
+		goto reject;
 	fill_msg(&sm, req, &m, &info, sha);
-	r = accept_msg(w, &sm, &m, readers, req, resp);
+	if ((r = inspect_msg(w->gw, &info, &report, &sm)) == 0)
+		r = accept_msg(w, &sm, &m, readers, req, resp);
+	free(sm.report);
 	if (r == GW_ERR_DUPLICATE && replay(w, req, resp, &m, sha))
 		goto out;	/* a concurrent twin won the race */
 	if (r != 0) {

@@ -31,8 +31,10 @@
 #include <openssl/x509.h>
 
 #include "err.h"
+#include "inspect.h"
 #include "keys.h"
 #include "pki.h"
+#include "policy.h"
 #include "render.h"
 #include "store.h"
 #include "util.h"
@@ -665,7 +667,7 @@ test_envelope(void **state)
 	assert_int_equal(render_container(&F.m, submission, sizeof(submission) - 1,
 	    &cont, &clen), 0);
 	assert_int_equal(render_envelope(&F.m, "authority-a", cont, clen,
-	    F.reader.cert, F.gateway.keys, F.gateway.cert, &out, &len), 0);
+	    &F.reader.cert, 1, NULL, 0, F.gateway.keys, F.gateway.cert, &out, &len), 0);
 	/* the container is not readable in the envelope */
 	assert_null(strstr((const char *)out, "ContentContainer"));
 	assert_null(strstr((const char *)out, "InspectionReport"));
@@ -735,7 +737,7 @@ test_envelope_no_subject_and_refusal(void **state)
 	(void)state;
 	m.subject[0] = '\0';
 	assert_int_equal(render_envelope(&m, "authority-b", cont, 4,
-	    F.other_reader.cert, F.gateway.keys, F.gateway.cert, &out, &len), 0);
+	    &F.other_reader.cert, 1, NULL, 0, F.gateway.keys, F.gateway.cert, &out, &len), 0);
 	doc = parse_ok(out, len);
 	free(out);
 	q = kid(kid(kid(root_of(doc, NS_SOAP12, "Envelope"), NS_SOAP12, "Header"),
@@ -749,7 +751,7 @@ test_envelope_no_subject_and_refusal(void **state)
 	out = NULL;
 	len = 77;
 	assert_int_not_equal(render_envelope(&m, "authority-b", cont, 4,
-	    F.gateway.cert, F.gateway.keys, F.gateway.cert, &out, &len), 0);
+	    &F.gateway.cert, 1, NULL, 0, F.gateway.keys, F.gateway.cert, &out, &len), 0);
 	assert_null(out);
 	assert_int_equal(len, 77);
 	ERR_clear_error();
@@ -871,6 +873,245 @@ test_card_not_all_closed(void **state)
 	xmlFreeDoc(doc);
 }
 
+/* ---- the stored full inspection report (issue 3) ----------------------- */
+
+enum { REP_CLEAN, REP_WARN, REP_INVALID };
+
+/*
+ * m with a full report in m->report (free() it) as submit.c stores it:
+ * one XML signature, its signer and CA; REP_WARN: accepted without a
+ * revocation answer under "prefer" and with an RSA-2048 key; REP_INVALID:
+ * a revoked signer.
+ */
+static void
+msg_with_report(struct store_msg *m, int kind)
+{
+	struct inspect_report *rep = NULL;
+	struct crypto_policy pol;
+	struct inspect_sig *sig;
+	struct inspect_cert *c;
+
+	*m = F.m;
+	policy_default(&pol);
+	assert_int_equal(inspect_new(1700000000, &pol, &rep), 0);
+	assert_int_equal(inspect_add_sig(rep, "xmldsig", "document", &sig), 0);
+	util_strlcpy(sig->sig_alg, m->sig_alg, sizeof(sig->sig_alg));
+	util_strlcpy(sig->key_desc, "RSA 2048", sizeof(sig->key_desc));
+	sig->math = INSPECT_MATH_OK;
+	sig->result = kind == REP_INVALID ? INSPECT_INVALID : INSPECT_VALID;
+	assert_int_equal(inspect_sig_add_cert(sig, "signer", &c), 0);
+	util_strlcpy(c->subject, m->signer_subject, sizeof(c->subject));
+	util_strlcpy(c->issuer, m->signer_issuer, sizeof(c->issuer));
+	util_strlcpy(c->serial, "5A1F", sizeof(c->serial));
+	c->type = INSPECT_CERT_ADVANCED;
+	c->offline = INSPECT_VALID;
+	c->online.method = INSPECT_ONLINE_OCSP;
+	util_strlcpy(c->online.responder, "http://127.0.0.1:1/ocsp",
+	    sizeof(c->online.responder));
+	c->online.status = kind == REP_WARN ? INSPECT_ONLINE_UNAVAILABLE :
+	    kind == REP_INVALID ? INSPECT_ONLINE_REVOKED : INSPECT_ONLINE_GOOD;
+	if (kind == REP_WARN) {
+		policy_result_warn(&sig->codes, PR_REVOCATION_UNAVAILABLE);
+		policy_result_warn(&sig->codes, PR_KEY_RSA_2048);
+	}
+	if (kind == REP_INVALID)
+		policy_result_reject(&sig->codes, PR_CERT_REVOKED);
+	assert_int_equal(inspect_sig_add_cert(sig, "ca", &c), 0);
+	util_strlcpy(c->subject, m->signer_issuer, sizeof(c->subject));
+	util_strlcpy(c->issuer, m->signer_issuer, sizeof(c->issuer));
+	util_strlcpy(c->serial, "01", sizeof(c->serial));
+	c->offline = INSPECT_VALID;
+	assert_int_equal(inspect_to_xml(rep, &m->report, &m->report_len), 0);
+	inspect_free(rep);
+}
+
+/* The InspectionReport under root as a document of its own, checked
+ * against inspection.xsd. */
+static void
+assert_report_valid(xmlNodePtr root)
+{
+	xmlNodePtr rep = kid(root, NS_INSPECTION, "InspectionReport"), copy;
+	xmlDocPtr doc;
+	char why[256] = "";
+
+	assert_non_null(rep);
+	assert_non_null(doc = xmlNewDoc(XC("1.0")));
+	assert_non_null(copy = xmlDocCopyNode(rep, doc, 1));
+	xmlDocSetRootElement(doc, copy);
+	xmlReconciliateNs(doc, copy);
+	if (inspect_validate(doc, why, sizeof(why)) != 0)
+		fail_msg("the embedded report is not valid: %s", why);
+	xmlFreeDoc(doc);
+}
+
+static void
+test_container_full_report(void **state)
+{
+	unsigned char *out = NULL;
+	struct store_msg m;
+	size_t len = 0;
+	xmlDocPtr doc;
+	xmlNodePtr root, rep, sig, cert;
+
+	(void)state;
+	msg_with_report(&m, REP_WARN);
+	assert_int_equal(render_container(&m, submission, sizeof(submission) - 1,
+	    &out, &len), 0);
+	doc = parse_ok(out, len);
+	free(out);
+	root = root_of(doc, NS_CONTAINER, "ContentContainer");
+	/* the message first, then exactly one report: the full one */
+	assert_int_equal(count_kids(root, NS_CONTAINER, "Message"), 1);
+	assert_int_equal(count_kids(root, NS_INSPECTION, "InspectionReport"), 1);
+	assert_report_valid(root);
+	rep = kid(root, NS_INSPECTION, "InspectionReport");
+	assert_attr(rep, "version", "1");
+	assert_text(kid(rep, NS_INSPECTION, "Result"), "valid");
+	assert_non_null(kid(rep, NS_INSPECTION, "Policy"));
+	sig = kid(rep, NS_INSPECTION, "Signature");
+	assert_attr(sig, "kind", "xmldsig");
+	assert_text(kid(sig, NS_INSPECTION, "Key"), "RSA 2048");
+	assert_int_equal(count_kids(sig, NS_INSPECTION, "Warning"), 2);
+	assert_attr(kid(sig, NS_INSPECTION, "Warning"), "code",
+	    "REVOCATION_UNAVAILABLE");
+	assert_int_equal(count_kids(sig, NS_INSPECTION, "Certificate"), 2);
+	cert = kid(sig, NS_INSPECTION, "Certificate");
+	assert_text(kid(cert, NS_INSPECTION, "CertificateType"), "advanced");
+	assert_text(kid(cert, NS_INSPECTION, "OnlineResult"), "unavailable");
+	assert_attr(kid(cert, NS_INSPECTION, "OnlineResult"), "responder",
+	    "http://127.0.0.1:1/ocsp");
+	xmlFreeDoc(doc);
+	free(m.report);
+}
+
+/* The card's Status and Warnings, and the report it carries. */
+static void
+check_card(const struct store_msg *m, const struct store_delivery *d,
+    size_t nd, const char *status, size_t nwarn)
+{
+	xmlDocPtr doc = card(m, d, nd);
+	xmlNodePtr root = root_of(doc, NS_CARD, "ProcessCard"), n;
+
+	assert_int_equal(count_kids(root, NS_CARD, "Status"), 1);
+	assert_text(kid(root, NS_CARD, "Status"), status);
+	assert_int_equal(count_kids(root, NS_CARD, "Warning"), nwarn);
+	if (nwarn > 0) {
+		n = kid(root, NS_CARD, "Warning");
+		assert_attr(n, "code", "REVOCATION_UNAVAILABLE");
+		assert_text(n, policy_reason_text(PR_REVOCATION_UNAVAILABLE));
+	}
+	if (m->report != NULL)
+		assert_report_valid(root);
+	else	/* the summary of older rows: no Result, no Policy */
+		assert_null(kid(kid(root, NS_INSPECTION, "InspectionReport"),
+		    NS_INSPECTION, "Policy"));
+	xmlFreeDoc(doc);
+}
+
+static void
+test_card_status(void **state)
+{
+	struct store_delivery d[2];
+	struct store_msg m;
+
+	(void)state;
+	delivery(&d[0], "authority-a", 1700000100000LL, 1700000300000LL);
+	delivery(&d[1], "authority-b", 0, 0);
+
+	/* a clean report: green, open or not */
+	msg_with_report(&m, REP_CLEAN);
+	check_card(&m, d, 2, "green", 0);
+	check_card(&m, NULL, 0, "green", 0);
+	free(m.report);
+
+	/* "prefer" without a revocation answer, RSA-2048 allowed: yellow,
+	 * one card Warning per code, the missing answer first */
+	msg_with_report(&m, REP_WARN);
+	check_card(&m, d, 2, "yellow", 2);
+	/* ... and red as soon as a delivery failed */
+	util_strlcpy(d[1].state, STORE_ST_FAILED, sizeof(d[1].state));
+	check_card(&m, d, 2, "red", 2);
+	util_strlcpy(d[1].state, STORE_ST_WAITING, sizeof(d[1].state));
+	free(m.report);
+
+	/* a report whose result is not valid */
+	msg_with_report(&m, REP_INVALID);
+	check_card(&m, d, 2, "red", 0);
+	free(m.report);
+
+	/* rows from before store version 4: the summary, status from the
+	 * message's own fields */
+	m = F.m;
+	check_card(&m, d, 2, "green", 0);
+	m.chain_ok = -1;
+	check_card(&m, d, 2, "red", 0);
+}
+
+static void
+test_report_warnings(void **state)
+{
+	struct render_warning w[RENDER_MAX_WARNINGS];
+	struct store_msg m;
+	size_t n = 99;
+
+	(void)state;
+	msg_with_report(&m, REP_WARN);
+	assert_int_equal(render_report_warnings(&m, w, RENDER_MAX_WARNINGS, &n),
+	    0);
+	assert_int_equal(n, 2);
+	assert_string_equal(w[0].code, "REVOCATION_UNAVAILABLE");
+	assert_string_equal(w[1].code, "KEY_RSA_2048");
+	/* at most max */
+	assert_int_equal(render_report_warnings(&m, w, 1, &n), 0);
+	assert_int_equal(n, 1);
+	free(m.report);
+
+	msg_with_report(&m, REP_CLEAN);
+	assert_int_equal(render_report_warnings(&m, w, RENDER_MAX_WARNINGS, &n),
+	    0);
+	assert_int_equal(n, 0);
+	free(m.report);
+
+	n = 99;
+	m = F.m;	/* no report */
+	assert_int_equal(render_report_warnings(&m, w, RENDER_MAX_WARNINGS, &n),
+	    0);
+	assert_int_equal(n, 0);
+}
+
+/* A stored report that is not one is an error, never a card or a
+ * container without its report; a DOCTYPE is refused by the safe parser. */
+static void
+test_report_damaged(void **state)
+{
+	static unsigned char dtd[] = "<!DOCTYPE x [<!ENTITY a \"b\">]>"
+	    "<InspectionReport xmlns=\"urn:gatewayd:inspection:1\"/>";
+	static unsigned char other[] = "<ProcessCard xmlns=\"" NS_CARD "\"/>";
+	static unsigned char cut[] = "<InspectionReport xmlns=\"urn:gat";
+	struct render_warning w[1];
+	unsigned char *out = NULL;
+	struct store_msg m = F.m;
+	size_t len = 77, n = 0;
+
+	(void)state;
+	m.report = dtd;
+	m.report_len = sizeof(dtd) - 1;
+	assert_int_equal(render_card(&m, NULL, 0, &out, &len), GW_ERR_XML_DTD);
+	assert_null(out);
+	assert_int_equal(len, 77);
+	assert_int_equal(render_container(&m, submission, 4, &out, &len),
+	    GW_ERR_XML_DTD);
+	assert_null(out);
+	m.report = other;
+	m.report_len = sizeof(other) - 1;
+	assert_int_not_equal(render_card(&m, NULL, 0, &out, &len), 0);
+	assert_int_not_equal(render_report_warnings(&m, w, 1, &n), 0);
+	m.report = cut;
+	m.report_len = sizeof(cut) - 1;
+	assert_int_not_equal(render_container(&m, submission, 4, &out, &len), 0);
+	assert_null(out);
+}
+
 /* ---- render_mailbox and render_closed ---------------------------------- */
 
 static void
@@ -988,6 +1229,10 @@ main(void)
 		cmocka_unit_test(test_envelope_no_subject_and_refusal),
 		cmocka_unit_test(test_card_all_closed),
 		cmocka_unit_test(test_card_not_all_closed),
+		cmocka_unit_test(test_container_full_report),
+		cmocka_unit_test(test_card_status),
+		cmocka_unit_test(test_report_warnings),
+		cmocka_unit_test(test_report_damaged),
 		cmocka_unit_test(test_mailbox),
 		cmocka_unit_test(test_closed),
 	};
