@@ -8,6 +8,8 @@
  *   authority_store.c   OUT/<MessageID>/: de-duplication and atomic,
  *                       durable writes
  *   authority_receipt.c the signed reception receipt
+ *   authority_attach.c  attachments pushed as further multipart parts:
+ *                       spool, decrypt, check, store (constant memory)
  *
  * Everything runs on the one thread of the event loop; requests are
  * handled to the end one at a time, so no two requests ever touch the same
@@ -62,6 +64,10 @@ int auth_verify_envelope(xmlDocPtr doc, const struct auth_gateway *gw,
 struct auth_store {
 	int dirfd;		/* O_DIRECTORY descriptor of OUT */
 	char path[PATH_MAX];	/* OUT as given, for messages */
+	char spool[PATH_MAX];	/* OUT/.spool: attachment parts arriving
+				 * (removed at start: nothing in it was
+				 * acknowledged; made at the first push
+				 * with attachments) */
 };
 
 /* One message being written into OUT/.tmp-<id>. */
@@ -79,6 +85,9 @@ struct auth_txn {
  * crash left behind.  Prints one line and returns GW_ERR_* on failure. */
 int auth_store_open(const char *path, struct auth_store *st);
 void auth_store_close(struct auth_store *st);
+/* Makes sure OUT/.spool exists (before a multipart body is read); it
+ * stays until the next start.  GW_ERR_IO keeps errno. */
+int auth_store_spool(struct auth_store *st);
 
 /*
  * The receipt stored for id: 0 and *receipt (malloc'd) if OUT/<id> has
@@ -92,6 +101,17 @@ int auth_store_find(struct auth_store *st, const char *id,
  * above).  GW_ERR_IO with why on failure. */
 int auth_store_add_receipt(struct auth_store *st, const char *id,
     const unsigned char *receipt, size_t len, char *why, size_t whylen);
+
+/*
+ * Creates the new file name (top level, or under attachments/) for
+ * writing in pieces: *fd, mode 0600.  GW_ERR_DUPLICATE if the name is
+ * taken (not sticky: try another); other failures stick as in
+ * auth_txn_write().  Finish with auth_txn_close().
+ */
+int auth_txn_create(struct auth_txn *t, int attachment, const char *name,
+    int *fd);
+/* fsyncs and closes fd from auth_txn_create(); a failure sticks. */
+int auth_txn_close(struct auth_txn *t, int fd, const char *name);
 
 /* Starts OUT/.tmp-<id> (replacing a stale one).  GW_ERR_IO, t->why. */
 int auth_txn_begin(struct auth_store *st, const char *id, struct auth_txn *t);
@@ -108,6 +128,25 @@ int auth_txn_write(struct auth_txn *t, int attachment, const char *name,
 int auth_txn_commit(struct auth_txn *t);
 /* Removes the temporary directory (after a failure). */
 void auth_txn_abort(struct auth_txn *t);
+
+/* ---- authority_attach.c ---- */
+
+struct job_att;
+struct gwctl_att;
+
+/*
+ * One attachment part as the HTTP layer spooled it (encrypted under a
+ * key of its own, gateway/http.c): finishes the spool, recovers the
+ * pushed EncryptedData document into a temporary file of st->spool,
+ * decrypts it with key/cert into attachments/<name> of t (name: the
+ * entry's Filename made safe and unique), and checks its Id, CipherSize,
+ * CipherSHA256, Size and SHA256 against the envelope's entry.  Memory is
+ * constant.  0, or a GW_ERR_* with one sentence in why (GW_ERR_IO and
+ * GW_ERR_NOMEM: the receiver's fault, 503; others: the push's, 422).
+ */
+int auth_attach_store(struct auth_store *st, struct auth_txn *t,
+    struct job_att *att, const struct gwctl_att *entry, size_t index,
+    struct keys *key, X509 *cert, char *why, size_t whylen);
 
 /* ---- authority_receipt.c ---- */
 

@@ -32,6 +32,7 @@
 #include "util.h"
 
 #define TMP_PREFIX	".tmp-"
+#define SPOOL_DIR	".spool"
 #define ATT_DIR		"attachments"
 #define MAX_RECEIPT	((size_t)1 << 20)
 
@@ -195,6 +196,24 @@ auth_store_open(const char *path, struct auth_store *st)
 		if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0)
 			rm_tree(st->dirfd, e->d_name, 1);
 	closedir(d);
+	/* Spooled parts are encrypted under keys that died with the process
+	 * that received them: useless, removed.  The directory is made again
+	 * when a push with attachments arrives (auth_store_spool()). */
+	rm_tree(st->dirfd, SPOOL_DIR, 0);
+	if ((size_t)snprintf(st->spool, sizeof(st->spool), "%s/" SPOOL_DIR,
+	    path) >= sizeof(st->spool)) {
+		gwctl_err(AUTH_CMD, "the --out path is too long");
+		auth_store_close(st);
+		return GW_ERR_INVALID;
+	}
+	return 0;
+}
+
+int
+auth_store_spool(struct auth_store *st)
+{
+	if (mkdirat(st->dirfd, SPOOL_DIR, 0700) != 0 && errno != EEXIST)
+		return GW_ERR_IO;
 	return 0;
 }
 
@@ -312,6 +331,48 @@ auth_txn_write(struct auth_txn *t, int attachment, const char *name,
 		    ATT_DIR);
 	dir = attachment ? t->attfd : t->dirfd;
 	if (write_at(dir, name, data, len) != 0)
+		return t->err = io_fail(t->why, sizeof(t->why), "write", name);
+	return 0;
+}
+
+int
+auth_txn_create(struct auth_txn *t, int attachment, const char *name, int *fd)
+{
+	int dir, f;
+
+	if (t->err != 0)
+		return t->err;
+	if (!plain_name(name)) {
+		snprintf(t->why, sizeof(t->why), "refusing the file name %.60s",
+		    name);
+		return t->err = GW_ERR_INVALID;
+	}
+	if (attachment && t->attfd < 0 &&
+	    (mkdirat(t->dirfd, ATT_DIR, 0700) != 0 ||
+	    (t->attfd = openat(t->dirfd, ATT_DIR, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0))
+		return t->err = io_fail(t->why, sizeof(t->why), "create",
+		    ATT_DIR);
+	dir = attachment ? t->attfd : t->dirfd;
+	f = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (f < 0 && errno == EEXIST)
+		return GW_ERR_DUPLICATE;
+	if (f < 0)
+		return t->err = io_fail(t->why, sizeof(t->why), "create", name);
+	*fd = f;
+	return 0;
+}
+
+int
+auth_txn_close(struct auth_txn *t, int fd, const char *name)
+{
+	if (fsync(fd) != 0) {
+		io_fail(t->why, sizeof(t->why), "write", name);
+		close(fd);
+		return t->err = GW_ERR_IO;
+	}
+	if (close(fd) != 0)
 		return t->err = io_fail(t->why, sizeof(t->why), "write", name);
 	return 0;
 }

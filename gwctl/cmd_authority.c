@@ -11,15 +11,25 @@
  * otherwise, before the body is read).  A complete request is handled to
  * the end synchronously on the loop:
  *
- *   415 unless application/soap+xml
+ *   415 unless application/soap+xml (alone, or as the first part of a
+ *     multipart/related push with attachments, docs/attachments.md)
  *   parse (crypto/xmlparse.c limits), the gateway's signature
  *     (authority_verify.c)                          400 / 422 / 413
+ *   the parts after the envelope must be the attachments its signed
+ *     header lists, in order (Content-ID = Id)     422 ATTACHMENT_MISMATCH
  *   OUT/<id> exists: answer its stored receipt, write nothing
  *   decrypt with the authority's key (crypto/xmlenc.c)      422 CRYPTO_ERROR
  *   unpack (cmd_decrypt.c) and write the parts, the envelope and the
- *     signed receipt into OUT/.tmp-<id>, rename, fsync (authority_store.c)
- *                                                   503 STORE_ERROR
+ *     signed receipt into OUT/.tmp-<id>, rename, fsync (authority_store.c);
+ *     each attachment decrypted from its spool file into attachments/
+ *     and checked against the envelope's entry (authority_attach.c)
+ *                                          422 / 503 STORE_ERROR
  *   200 with the receipt
+ *
+ * Attachment parts never sit in memory: gateway/http.c spools them into
+ * OUT/.spool while they arrive (the check callback allows multipart and
+ * sets the limit of --max-total); only the envelope part is held, bounded
+ * by --max-size.
  *
  * So a 200 always means the parts are durably on disk; anything else means
  * nothing was acknowledged and the gateway should retry (or give up, for a
@@ -69,6 +79,7 @@
 
 #define DEFAULT_LISTEN	"127.0.0.1:9443"
 #define DEFAULT_MAX	((size_t)64 << 20)
+#define DEFAULT_TOTAL	((unsigned long long)64 << 30)
 #define SLOW_SECONDS	30
 
 #define TLS12_CIPHERS \
@@ -89,7 +100,10 @@ static const char authority_help[] =
     "decrypts with the authority's key, writes the parts into\n"
     "OUT/<MessageID>/ (submission.xml, inspection-report.xml,\n"
     "attachments/, envelope.xml, receipt.xml) and answers 200 with a signed\n"
-    "reception receipt once they are on disk.  A MessageID already in OUT\n"
+    "reception receipt once they are on disk.  Attachments pushed as\n"
+    "further parts of a multipart/related request are decrypted in constant\n"
+    "memory, checked against the envelope's signed list and stored with\n"
+    "the message.  A MessageID already in OUT\n"
     "gets its stored receipt again; nothing is written twice.  Runs until\n"
     "SIGTERM or SIGINT; prints one line per request on stderr.\n\n"
     "Options:\n"
@@ -110,7 +124,10 @@ static const char authority_help[] =
     "  --decrypt-key FILE   the authority's decryption key (RSA)\n"
     "  --decrypt-cert FILE  its certificate (optional: picks the matching\n"
     "                       EncryptedKey instead of trying each)\n"
-    "  --max-size BYTES     largest request body (default 67108864, 64 MiB)\n"
+    "  --max-size BYTES     largest envelope, the request body without\n"
+    "                       attachments (default 67108864, 64 MiB)\n"
+    "  --max-total BYTES    largest push with attachments, all parts\n"
+    "                       (default 68719476736, 64 GiB)\n"
     "  --fail MODE          test fault: none, 500, garbage, badsig, slow\n"
     "  --fail-first N       apply --fail to the first N requests only\n"
     "  --help               this text\n";
@@ -126,7 +143,7 @@ enum {
 	OPT_OUT = 0x200, OPT_LISTEN, OPT_DEV, OPT_AS, OPT_NAME, OPT_TLS_CERT,
 	OPT_TLS_KEY, OPT_CLIENT_CA, OPT_GATEWAY_CERT, OPT_SIGN_KEY,
 	OPT_SIGN_CERT, OPT_DEC_KEY, OPT_DEC_CERT, OPT_MAX, OPT_FAIL,
-	OPT_FAIL_FIRST, OPT_HELP
+	OPT_FAIL_FIRST, OPT_HELP, OPT_MAX_TOTAL
 };
 
 /* File options, in the order of the OPT_TLS_CERT.. codes. */
@@ -143,6 +160,7 @@ struct auth_opts {
 	char file[NFILES][PATH_MAX];	/* "" = not given */
 	char reader[64];
 	size_t max_size;
+	unsigned long long max_total;
 	enum fault fail;
 	unsigned long long fail_first;
 };
@@ -244,6 +262,12 @@ one_option(struct auth_opts *o, int c, const char *arg, char **argv)
 			    "of bytes from 1024 to 1073741824");
 		o->max_size = (size_t)v;
 		return 0;
+	case OPT_MAX_TOTAL:
+		if (gwctl_parse_u64(arg, 1024, (unsigned long long)1 << 50, &v) != 0)
+			return gwctl_usage_err(AUTH_CMD, "--max-total takes a number "
+			    "of bytes from 1024 to 2^50");
+		o->max_total = v;
+		return 0;
 	case OPT_FAIL:
 		return set_fault(o, arg);
 	case OPT_FAIL_FIRST:
@@ -333,6 +357,7 @@ parse_options(int argc, char **argv, struct auth_opts *o)
 		{ "decrypt-key", required_argument, NULL, OPT_DEC_KEY },
 		{ "decrypt-cert", required_argument, NULL, OPT_DEC_CERT },
 		{ "max-size", required_argument, NULL, OPT_MAX },
+		{ "max-total", required_argument, NULL, OPT_MAX_TOTAL },
 		{ "fail", required_argument, NULL, OPT_FAIL },
 		{ "fail-first", required_argument, NULL, OPT_FAIL_FIRST },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -342,6 +367,7 @@ parse_options(int argc, char **argv, struct auth_opts *o)
 
 	o->listen = DEFAULT_LISTEN;
 	o->max_size = DEFAULT_MAX;
+	o->max_total = DEFAULT_TOTAL;
 	o->fail_first = ULLONG_MAX;
 	optind = 0;
 	opterr = 0;
@@ -636,15 +662,30 @@ soap_type(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
+/* What part_cb needs: the transaction, the envelope's attachment list. */
+struct unpack_ctx {
+	struct auth_txn *t;
+	const struct gwctl_attlist *l;
+	int mismatch;			/* the lists differ: why in t->why */
+};
+
 /* decrypt_unpack() callback: each part into the temporary directory. */
 static int
 part_cb(void *arg, enum decrypt_part_kind kind, const char *name,
     const unsigned char *data, size_t len)
 {
-	struct auth_txn *t = arg;
+	struct unpack_ctx *u = arg;
+	struct auth_txn *t = u->t;
+	int r;
 
 	switch (kind) {
 	case DECRYPT_MESSAGE:
+		/* the portal signed the list the gateway copied: same? */
+		if (u->l->n > 0 && (r = attlist_match_submission(data, len, u->l,
+		    t->why, sizeof(t->why))) != 0) {
+			u->mismatch = 1;
+			return r;
+		}
 		return auth_txn_write(t, 0, "submission.xml", data, len);
 	case DECRYPT_REPORT:
 		return auth_txn_write(t, 0, name, data, len);
@@ -654,12 +695,36 @@ part_cb(void *arg, enum decrypt_part_kind kind, const char *name,
 	return GW_ERR_INTERNAL;
 }
 
-/* Writes parts, envelope and receipt; OUT/<id> on success. */
-static void
-store_new(struct authority *a, const struct job_req *req,
-    const unsigned char *plain, size_t plen, const char *sha,
-    struct outcome *o)
+/* Each pushed attachment into attachments/ of t, checked. */
+static int
+store_attachments(struct authority *a, struct job_req *req,
+    const struct gwctl_attlist *l, struct auth_txn *t, struct outcome *o)
 {
+	char why[240];
+	size_t i;
+	int r;
+
+	for (i = 0; i < l->n; i++) {
+		r = auth_attach_store(&a->store, t, &req->atts[i], &l->v[i], i,
+		    a->dec_key, a->dec_cert, why, sizeof(why));
+		if (r == 0)
+			continue;
+		if (r == GW_ERR_IO || r == GW_ERR_NOMEM || r == GW_ERR_INTERNAL)
+			set_error(o, 503, GW_ERR_STORE, why);
+		else
+			set_error(o, 422, r, why);
+		return r;
+	}
+	return 0;
+}
+
+/* Writes parts, attachments, envelope and receipt; OUT/<id> on success. */
+static void
+store_new(struct authority *a, struct job_req *req,
+    const struct gwctl_attlist *l, const unsigned char *plain, size_t plen,
+    const char *sha, struct outcome *o)
+{
+	struct unpack_ctx u;
 	struct auth_txn t;
 	unsigned char *rc = NULL;
 	size_t rclen = 0;
@@ -669,12 +734,21 @@ store_new(struct authority *a, const struct job_req *req,
 		set_error(o, 503, GW_ERR_STORE, t.why);
 		return;
 	}
-	if ((r = decrypt_unpack(AUTH_CMD, plain, plen, part_cb, &t)) != 0) {
-		if (t.err != 0)
+	memset(&u, 0, sizeof(u));
+	u.t = &t;
+	u.l = l;
+	if ((r = decrypt_unpack(AUTH_CMD, plain, plen, part_cb, &u)) != 0) {
+		if (u.mismatch)
+			set_error(o, r == GW_ERR_NOMEM ? 503 : 422, r, t.why);
+		else if (t.err != 0)
 			set_error(o, 503, GW_ERR_STORE, t.why);
 		else
 			set_error(o, r == GW_ERR_NOMEM ? 503 : 422, r, "the "
 			    "decrypted content is not a valid content container");
+		auth_txn_abort(&t);
+		return;
+	}
+	if (store_attachments(a, req, l, &t, o) != 0) {
 		auth_txn_abort(&t);
 		return;
 	}
@@ -707,8 +781,9 @@ store_new(struct authority *a, const struct job_req *req,
 
 /* A verified envelope whose id is not in OUT yet. */
 static void
-deliver(struct authority *a, const struct job_req *req, xmlNodePtr enc,
-    const char *sha, struct outcome *o)
+deliver(struct authority *a, struct job_req *req,
+    const struct gwctl_attlist *l, xmlNodePtr enc, const char *sha,
+    struct outcome *o)
 {
 	unsigned char *plain = NULL;
 	size_t plen = 0;
@@ -727,7 +802,7 @@ deliver(struct authority *a, const struct job_req *req, xmlNodePtr enc,
 			set_error(o, 422, GW_ERR_CRYPTO, why);
 		return;
 	}
-	store_new(a, req, plain, plen, sha, o);
+	store_new(a, req, l, plain, plen, sha, o);
 	/* the plaintext is personal data: wipe it, not only free it */
 	OPENSSL_clear_free(plain, plen);
 }
@@ -760,16 +835,43 @@ known(struct authority *a, const char *sha, struct outcome *o)
 	return 1;
 }
 
-static void
-process(struct authority *a, const struct job_req *req, struct outcome *o)
+/* The parts after the envelope against its signed list l. */
+static int
+check_parts(const struct job_req *req, const struct gwctl_attlist *l,
+    struct outcome *o)
 {
+	char why[200];
+	size_t i;
+
+	if (req->natts != l->n) {
+		snprintf(why, sizeof(why), "the envelope lists %zu attachment(s), "
+		    "the request carries %zu", l->n, req->natts);
+		set_error(o, 422, GW_ERR_ATTACHMENT, why);
+		return GW_ERR_ATTACHMENT;
+	}
+	for (i = 0; i < l->n; i++)
+		if (strcmp(req->atts[i].content_id, l->v[i].id) != 0) {
+			snprintf(why, sizeof(why), "part %zu is \"%.64s\", but the "
+			    "envelope lists %s there", i + 2,
+			    req->atts[i].content_id, l->v[i].id);
+			set_error(o, 422, GW_ERR_ATTACHMENT, why);
+			return GW_ERR_ATTACHMENT;
+		}
+	return 0;
+}
+
+static void
+process(struct authority *a, struct job_req *req, struct outcome *o)
+{
+	struct gwctl_attlist *l = NULL;
 	xmlDocPtr doc = NULL;
 	xmlNodePtr enc = NULL;
 	char sha[65];
 	int r;
 
-	if (!soap_type(req->content_type)) {
-		set_error(o, 415, GW_ERR_UNSUPPORTED_MEDIA,
+	if (!soap_type(req->multipart ? req->xml_type : req->content_type)) {
+		set_error(o, 415, GW_ERR_UNSUPPORTED_MEDIA, req->multipart ?
+		    "the first part must be application/soap+xml" :
 		    "the body must be application/soap+xml");
 		return;
 	}
@@ -783,10 +885,21 @@ process(struct authority *a, const struct job_req *req, struct outcome *o)
 		set_error(o, r == GW_ERR_NOMEM ? 503 : gw_httpstatus(r), r, o->why);
 		goto out;
 	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		set_error(o, 503, GW_ERR_NOMEM, NULL);
+		goto out;
+	}
+	if ((r = attlist_from_envelope(doc, l, o->why, sizeof(o->why))) != 0) {
+		set_error(o, 422, r, o->why);
+		goto out;
+	}
+	if (check_parts(req, l, o) != 0)
+		goto out;
 	util_sha256_hex(req->body, req->body_len, sha);
 	if (!known(a, sha, o))
-		deliver(a, req, enc, sha, o);
+		deliver(a, req, l, enc, sha, o);
  out:
+	free(l);
 	xmlFreeDoc(doc);
 }
 
@@ -825,8 +938,7 @@ request_cb(struct http_conn *c, struct job_req *req, void *arg)
 	answer(a, c, &o, f);
 	free(o.body);
  out:
-	free(req->body);
-	free(req);
+	job_req_free(req);	/* and with it every spooled part */
 }
 
 /* Only the configured gateway gets to send a body. */
@@ -857,6 +969,15 @@ check_cb(struct http_conn *c, struct job_req *req, void *arg, char *why,
 		    "gateway's");
 		return GW_ERR_FORBIDDEN;
 	}
+	/* Attachments arrive as further parts, spooled, not in memory. */
+	if (strncasecmp(req->content_type, "multipart/", 10) == 0 &&
+	    auth_store_spool(&a->store) != 0) {
+		snprintf(why, whylen, "cannot create %s: %s", a->store.spool,
+		    strerror(errno));
+		return GW_ERR_STORE;
+	}
+	req->multipart_ok = 1;
+	req->body_limit = a->o.max_total;
 	return 0;
 }
 
@@ -1003,6 +1124,7 @@ cmd_authority(int argc, char **argv)
 	inited = 1;
 	if (load_all(a) != 0)
 		goto out;
+	a->lim.spool_dir = a->store.spool;
 	signal(SIGPIPE, SIG_IGN);
 	rc = run(a);
  out:

@@ -15,6 +15,16 @@
  * Everything in the container came from elsewhere: file names are reduced
  * to a safe basename before anything is written, and a declared size or
  * sha256 must match the decoded bytes.
+ *
+ * Attachments sent apart (docs/attachments.md section 3): the envelope's
+ * header lists them with both digests, and each is its own EncryptedData
+ * document (gwctl mailbox fetch stores them as ATT.xml next to the
+ * envelope).  The envelope's list must equal the one the portal signed in
+ * the submission; each document is decrypted in constant memory
+ * (attach_decrypt_fd) into a temporary file in the output directory, its
+ * CipherSHA256 and its plaintext's size and SHA-256 checked, and only when
+ * every attachment checked out are the temporary files renamed to their
+ * (sanitised) file names and the other parts written.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,12 +34,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
+#include "attach.h"
 #include "err.h"
 #include "gwctl.h"
 #include "keys.h"
@@ -44,15 +57,23 @@
 #define MAX_NAME	128
 
 static const char decrypt_help[] =
-    "usage: gwctl decrypt --key KEY [--cert CERT] [--out DIR] FILE|-\n\n"
+    "usage: gwctl decrypt --key KEY [--cert CERT] [--out DIR] FILE|DIR|- [ATT.xml ...]\n\n"
     "Decrypts the first xenc:EncryptedData in FILE (- for stdin), e.g. a\n"
     "message from gwctl mailbox fetch, and unpacks its content container.\n"
+    "DIR (from gwctl mailbox fetch --dir) means DIR/envelope.xml.\n"
     "Without --out, writes the original submission, byte for byte, to\n"
     "stdout.  With --out DIR, writes every part into DIR (the submission\n"
     "under its file name, attachments under their file names reduced to a\n"
     "safe basename, the gateway's inspection report as\n"
     "inspection-report.xml) and prints one line per part: name, size,\n"
     "SHA-256.\n\n"
+    "Attachments the envelope lists are separate encrypted documents: by\n"
+    "default ATT.xml next to FILE (as mailbox fetch stores them), or the\n"
+    "ATT.xml files given after FILE.  With --out, each is decrypted in\n"
+    "constant memory, checked against the envelope's list (encrypted and\n"
+    "plain SHA-256, size; the list must equal the one the portal signed)\n"
+    "and written under its file name; if any does not check out, nothing\n"
+    "is written.\n\n"
     "Options:\n"
     "  --key KEY    the reader's private key (PEM, RSA)\n"
     "  --cert CERT  the reader's certificate: picks the matching\n"
@@ -71,6 +92,17 @@ static const struct xml_limits decrypt_limits = {
 
 struct dec_opts {
 	const char *key, *cert, *out, *input;
+	char *const *docs;		/* ATT.xml given after FILE */
+	size_t ndocs;
+	char envpath[PATH_MAX];		/* DIR/envelope.xml for a DIR */
+	char attdir[PATH_MAX];		/* where ATT.xml are looked for */
+};
+
+/* One attachment decrypted into a temporary file of the output dir. */
+struct att_out {
+	char tmp[PATH_MAX];		/* "" until created */
+	char name[MAX_NAME + 16];
+	int done;
 };
 
 struct part {
@@ -86,6 +118,36 @@ struct parts {
 	int have_message;
 	size_t nattach;
 };
+
+/* FILE or DIR: the envelope's path and where its ATT.xml are. */
+static int
+dec_paths(struct dec_opts *o)
+{
+	struct stat st;
+	const char *slash;
+
+	if (strcmp(o->input, "-") == 0) {
+		o->attdir[0] = '\0';	/* only documents given by name */
+		return 0;
+	}
+	if (stat(o->input, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if ((size_t)snprintf(o->envpath, sizeof(o->envpath),
+		    "%s/envelope.xml", o->input) >= sizeof(o->envpath) ||
+		    util_strlcpy(o->attdir, o->input, sizeof(o->attdir)) >=
+		    sizeof(o->attdir))
+			return gwctl_usage_err("decrypt", "the path is too long");
+		o->input = o->envpath;
+		return 0;
+	}
+	if ((slash = strrchr(o->input, '/')) == NULL)
+		util_strlcpy(o->attdir, ".", sizeof(o->attdir));
+	else if ((size_t)snprintf(o->attdir, sizeof(o->attdir), "%.*s",
+	    (int)(slash - o->input), o->input) >= sizeof(o->attdir))
+		return gwctl_usage_err("decrypt", "the path is too long");
+	if (o->attdir[0] == '\0')
+		util_strlcpy(o->attdir, "/", sizeof(o->attdir));
+	return 0;
+}
 
 static int
 dec_options(int argc, char **argv, struct dec_opts *o)
@@ -115,10 +177,15 @@ dec_options(int argc, char **argv, struct dec_opts *o)
 	}
 	if (o->key == NULL)
 		return gwctl_usage_err("decrypt", "--key is required");
-	if (argc - optind != 1)
+	if (argc - optind < 1)
 		return gwctl_usage_err("decrypt", "expected one FILE (or - for stdin)");
+	if ((size_t)(argc - optind - 1) > GWCTL_MAX_ATTACH)
+		return gwctl_usage_err("decrypt", "at most %d attachment documents",
+		    GWCTL_MAX_ATTACH);
 	o->input = argv[optind];
-	return 0;
+	o->docs = argv + optind + 1;
+	o->ndocs = (size_t)(argc - optind - 1);
+	return dec_paths(o);
 }
 
 /* Depth-first, document order; the parser bounded the depth. */
@@ -356,27 +423,37 @@ unpack(const char *cmd, const unsigned char *plain, size_t len,
 	return r;
 }
 
-/* Reads, parses, decrypts: the container's bytes into *plain. */
+/* The key and the optional certificate of --key and --cert. */
 static int
-decrypt_input(const struct dec_opts *o, unsigned char **plain, size_t *plen)
+load_key(const struct dec_opts *o, struct keys **key, X509 **cert)
+{
+	int r;
+
+	if ((r = keys_load(o->key, key)) != 0) {
+		gwctl_err("decrypt", "cannot load the private key %s: %s", o->key,
+		    r == GW_ERR_IO ? strerror(errno) : gw_strerror(r));
+		return r;
+	}
+	if (o->cert != NULL && (r = pki_read_cert(o->cert, cert)) != 0) {
+		gwctl_err("decrypt", "cannot read a PEM certificate from %s", o->cert);
+		return r;
+	}
+	return 0;
+}
+
+/* Reads, parses, decrypts: the container's bytes into *plain, the
+ * envelope's attachment list (if any) into el. */
+static int
+decrypt_input(const struct dec_opts *o, struct keys *key, X509 *cert,
+    unsigned char **plain, size_t *plen, struct gwctl_attlist *el)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
 	xmlDocPtr doc = NULL;
 	xmlNodePtr enc;
-	struct keys *key = NULL;
-	X509 *cert = NULL;
+	char why[200];
 	int r;
 
-	if ((r = keys_load(o->key, &key)) != 0) {
-		gwctl_err("decrypt", "cannot load the private key %s: %s", o->key,
-		    r == GW_ERR_IO ? strerror(errno) : gw_strerror(r));
-		goto out;
-	}
-	if (o->cert != NULL && (r = pki_read_cert(o->cert, &cert)) != 0) {
-		gwctl_err("decrypt", "cannot read a PEM certificate from %s", o->cert);
-		goto out;
-	}
 	if ((r = gwctl_read_input(o->input, GWCTL_MAX_INPUT, &buf, &len)) != 0) {
 		gwctl_err("decrypt", "cannot read %s: %s", o->input,
 		    r == GW_ERR_IO ? strerror(errno) : gw_strerror(r));
@@ -384,6 +461,10 @@ decrypt_input(const struct dec_opts *o, unsigned char **plain, size_t *plen)
 	}
 	if ((r = xmlparse_safe((const char *)buf, len, &decrypt_limits, &doc)) != 0) {
 		gwctl_err("decrypt", "%s: %s", o->input, gw_strerror(r));
+		goto out;
+	}
+	if ((r = attlist_from_envelope(doc, el, why, sizeof(why))) != 0) {
+		gwctl_err("decrypt", "%s: %s", o->input, why);
 		goto out;
 	}
 	if ((enc = find_encdata(xmlDocGetRootElement(doc))) == NULL) {
@@ -402,18 +483,194 @@ decrypt_input(const struct dec_opts *o, unsigned char **plain, size_t *plen)
  out:
 	xmlFreeDoc(doc);
 	free(buf);
-	X509_free(cert);
-	keys_free(key);
 	return r;
 }
 
+/* The envelope's list must be the one the portal signed in the
+ * submission (the Message part): same entries, same order. */
 static int
-write_parts(const char *dir, const struct parts *ps)
+check_lists(const struct parts *ps, const struct gwctl_attlist *el)
 {
-	char path[PATH_MAX], sha[65];
-	struct stat st;
+	char why[300];
+	int r;
+
+	if ((r = attlist_match_submission(ps->v[0].data, ps->v[0].len, el, why,
+	    sizeof(why))) != 0)
+		gwctl_err("decrypt", "%s; refusing the attachments", why);
+	return r;
+}
+
+/* 1 if name is already used by a part or an earlier attachment. */
+static int
+name_taken(const struct parts *ps, const struct att_out *ao, size_t nao,
+    const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++)
+		if (strcmp(ps->v[i].name, name) == 0)
+			return 1;
+	for (i = 0; i < nao; i++)
+		if (ao[i].done && strcmp(ao[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The checks of one decrypted attachment against its entry. */
+static int
+check_result(const char *doc, const struct gwctl_att *a,
+    const struct attach_result *res)
+{
+	if (strcmp(res->id, a->id) != 0) {
+		gwctl_err("decrypt", "%s holds attachment \"%.64s\", not %s", doc,
+		    res->id, a->id);
+		return GW_ERR_ATTACHMENT;
+	}
+	if (res->cipher_size != a->cipher_size ||
+	    strcasecmp(res->cipher_sha256, a->cipher_sha256) != 0) {
+		gwctl_err("decrypt", "%s: the encrypted bytes of %s do not match "
+		    "the envelope's CipherSize/CipherSHA256; refusing it", doc,
+		    a->id);
+		return GW_ERR_ATTACHMENT;
+	}
+	if (res->plain_size != a->size ||
+	    strcasecmp(res->plain_sha256, a->sha256) != 0) {
+		gwctl_err("decrypt", "%s: the decrypted %s (%s) does not match its "
+		    "signed Size/SHA256; refusing it", doc, a->id, a->filename);
+		return GW_ERR_ATTACHMENT;
+	}
+	return 0;
+}
+
+/*
+ * Decrypts the document path into a new temporary file of dir; which
+ * entry it is comes from its Id (want, when not NULL, must be it).
+ */
+static int
+decrypt_one(const char *dir, const char *path, const struct gwctl_attlist *el,
+    const struct gwctl_att *want, struct keys *key, X509 *cert,
+    const struct parts *ps, struct att_out *ao)
+{
+	struct attach_result res;
+	const struct gwctl_att *a = want;
+	unsigned long long max = 0;
+	char fallback[32], base[MAX_NAME + 1];
+	size_t i, k = 1;
+	int in = -1, out = -1, r = GW_ERR_IO;
+	struct att_out *o;
+
+	for (i = 0; i < el->n; i++)
+		if (el->v[i].size > max)
+			max = el->v[i].size;
+	if (want != NULL)
+		max = want->size;
+	if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		gwctl_err("decrypt", "cannot open the attachment document %s: %s%s",
+		    path, strerror(errno), errno == ENOENT ? " (fetch it with "
+		    "gwctl mailbox fetch -o or --dir, or name it after FILE)" : "");
+		return GW_ERR_IO;
+	}
+	memset(&res, 0, sizeof(res));
+	/* the entry is not known yet for a named document: a scratch slot */
+	o = &ao[el->n];
+	memset(o, 0, sizeof(*o));
+	if (gwctl_tmpfile(dir, o->tmp, sizeof(o->tmp), &out) != 0) {
+		gwctl_err("decrypt", "cannot create a file in %s: %s", dir,
+		    strerror(errno));
+		o->tmp[0] = '\0';
+		goto out;
+	}
+	r = attach_decrypt_fd(in, out, key, cert, max, &res);
+	if (r != 0) {
+		gwctl_err("decrypt", "cannot decrypt the attachment document %s: "
+		    "%s", path, gw_strerror(r));
+		goto out;
+	}
+	if (a == NULL)
+		for (i = 0; i < el->n && a == NULL; i++)
+			if (strcmp(el->v[i].id, res.id) == 0)
+				a = &el->v[i];
+	if (a == NULL || ao[a - el->v].done) {
+		gwctl_err("decrypt", "%s holds attachment \"%.64s\", which the "
+		    "envelope does not list%s", path, res.id, a ? " (or twice)" : "");
+		r = GW_ERR_ATTACHMENT;
+		goto out;
+	}
+	if ((r = check_result(path, a, &res)) != 0)
+		goto out;
+	if (fsync(out) != 0) {
+		gwctl_err("decrypt", "cannot write %s: %s", o->tmp, strerror(errno));
+		r = GW_ERR_IO;
+		goto out;
+	}
+	i = (size_t)(a - el->v);
+	ao[i] = *o;
+	o->tmp[0] = '\0';
+	snprintf(fallback, sizeof(fallback), "attachment-%zu", i + 1);
+	safe_name(a->filename, fallback, ao[i].name, sizeof(ao[i].name));
+	util_strlcpy(base, ao[i].name, sizeof(base));
+	while (name_taken(ps, ao, el->n, ao[i].name))
+		snprintf(ao[i].name, sizeof(ao[i].name), "%zu-%s", ++k, base);
+	ao[i].done = 1;
+	r = 0;
+ out:
+	if (out >= 0)
+		close(out);
+	close(in);
+	if (o->tmp[0] != '\0') {	/* failed: nothing of it stays */
+		(void)unlink(o->tmp);
+		o->tmp[0] = '\0';
+	}
+	OPENSSL_cleanse(&res, sizeof(res));
+	return r;
+}
+
+/* Every listed attachment into a checked temporary file of dir. */
+static int
+decrypt_attachments(const struct dec_opts *o, const char *dir,
+    const struct gwctl_attlist *el, struct keys *key, X509 *cert,
+    const struct parts *ps, struct att_out *ao)
+{
+	char path[PATH_MAX];
 	size_t i;
 	int r;
+
+	if (o->ndocs > 0) {
+		for (i = 0; i < o->ndocs; i++)
+			if ((r = decrypt_one(dir, o->docs[i], el, NULL, key, cert,
+			    ps, ao)) != 0)
+				return r;
+		for (i = 0; i < el->n; i++)
+			if (!ao[i].done) {
+				gwctl_err("decrypt", "no document given for attachment "
+				    "%s (%s)", el->v[i].id, el->v[i].filename);
+				return GW_ERR_ATTACHMENT;
+			}
+		return 0;
+	}
+	if (o->attdir[0] == '\0') {
+		gwctl_err("decrypt", "the envelope lists %zu attachment(s): read "
+		    "from stdin, name their documents after -", el->n);
+		return GW_ERR_INVALID;
+	}
+	for (i = 0; i < el->n; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s.xml", o->attdir,
+		    el->v[i].id) >= sizeof(path)) {
+			gwctl_err("decrypt", "the path %s/%s.xml is too long",
+			    o->attdir, el->v[i].id);
+			return GW_ERR_TOO_LARGE;
+		}
+		if ((r = decrypt_one(dir, path, el, &el->v[i], key, cert, ps,
+		    ao)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+make_dir(const char *dir)
+{
+	struct stat st;
 
 	if (mkdir(dir, 0700) != 0 && (errno != EEXIST || stat(dir, &st) != 0 ||
 	    !S_ISDIR(st.st_mode))) {
@@ -421,6 +678,44 @@ write_parts(const char *dir, const struct parts *ps)
 		    errno == EEXIST ? "a file of that name exists" : strerror(errno));
 		return GWCTL_FAIL;
 	}
+	return 0;
+}
+
+/* The checked attachments under their names; one line each. */
+static int
+rename_attachments(const char *dir, const struct gwctl_attlist *el,
+    struct att_out *ao)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < el->n; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    ao[i].name) >= sizeof(path) || rename(ao[i].tmp, path) != 0) {
+			gwctl_err("decrypt", "cannot rename %s to %s: %s", ao[i].tmp,
+			    path, strerror(errno));
+			return GWCTL_FAIL;
+		}
+		ao[i].tmp[0] = '\0';
+		printf("%-40s %10llu  %s\n", ao[i].name, el->v[i].size,
+		    el->v[i].sha256);
+	}
+	if (fflush(stdout) != 0) {
+		gwctl_err("decrypt", "cannot write to stdout: %s", strerror(errno));
+		return GWCTL_FAIL;
+	}
+	return GWCTL_OK;
+}
+
+static int
+write_parts(const char *dir, const struct parts *ps)
+{
+	char path[PATH_MAX], sha[65];
+	size_t i;
+	int r;
+
+	if (make_dir(dir) != 0)
+		return GWCTL_FAIL;
 	for (i = 0; i < ps->n; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
 		    ps->v[i].name) >= sizeof(path)) {
@@ -444,11 +739,42 @@ write_parts(const char *dir, const struct parts *ps)
 	return GWCTL_OK;
 }
 
+/* --out DIR: the attachments first (into temporary files), then the
+ * parts, then the attachments' names: nothing is written unless every
+ * attachment checked out. */
+static int
+write_all(const struct dec_opts *o, const struct gwctl_attlist *el,
+    struct keys *key, X509 *cert, const struct parts *ps)
+{
+	struct att_out *ao;
+	size_t i;
+	int rc = GWCTL_FAIL;
+
+	if (el->n == 0)
+		return write_parts(o->out, ps);
+	if ((ao = calloc(el->n + 1, sizeof(*ao))) == NULL) {
+		gwctl_err("decrypt", "out of memory");
+		return GWCTL_FAIL;
+	}
+	if (make_dir(o->out) == 0 &&
+	    decrypt_attachments(o, o->out, el, key, cert, ps, ao) == 0 &&
+	    write_parts(o->out, ps) == GWCTL_OK)
+		rc = rename_attachments(o->out, el, ao);
+	for (i = 0; i <= el->n; i++)
+		if (ao[i].tmp[0] != '\0')
+			(void)unlink(ao[i].tmp);
+	free(ao);
+	return rc;
+}
+
 int
 cmd_decrypt(int argc, char **argv)
 {
 	struct dec_opts o;
 	struct parts *ps = NULL;
+	struct gwctl_attlist *el = NULL;
+	struct keys *key = NULL;
+	X509 *cert = NULL;
 	unsigned char *plain = NULL;
 	size_t plen = 0, i;
 	int r, rc = GWCTL_FAIL;
@@ -456,26 +782,33 @@ cmd_decrypt(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	if ((r = dec_options(argc, argv, &o)) != 0)
 		return r < 0 ? GWCTL_OK : r;
-	if (decrypt_input(&o, &plain, &plen) != 0)
-		return GWCTL_FAIL;
-	if ((ps = calloc(1, sizeof(*ps))) == NULL) {
+	if ((ps = calloc(1, sizeof(*ps))) == NULL ||
+	    (el = calloc(1, sizeof(*el))) == NULL) {
 		gwctl_err("decrypt", "out of memory");
+		goto out;
+	}
+	if (load_key(&o, &key, &cert) != 0 ||
+	    decrypt_input(&o, key, cert, &plain, &plen, el) != 0)
+		goto out;
+	if (el->n == 0 && o.ndocs > 0) {
+		rc = gwctl_usage_err("decrypt", "%s lists no attachments, but "
+		    "attachment documents were given", o.input);
 		goto out;
 	}
 	r = unpack("decrypt", plain, plen, ps);
 	/* the plaintext is personal data: wipe it, not only free it */
 	OPENSSL_clear_free(plain, plen);
 	plain = NULL;
-	if (r != 0)
+	if (r != 0 || (el->n > 0 && check_lists(ps, el) != 0))
 		goto out;
 	if (o.out != NULL)
-		rc = write_parts(o.out, ps);
+		rc = write_all(&o, el, key, cert, ps);
 	else if (gwctl_write_output(NULL, ps->v[0].data, ps->v[0].len) != 0)
 		gwctl_err("decrypt", "cannot write to stdout: %s", strerror(errno));
 	else {
-		if (ps->nattach > 0)
+		if (ps->nattach + el->n > 0)
 			fprintf(stderr, "gwctl: decrypt: %zu attachment(s) not "
-			    "written; use --out DIR\n", ps->nattach);
+			    "written; use --out DIR\n", ps->nattach + el->n);
 		rc = GWCTL_OK;
 	}
  out:
@@ -483,7 +816,17 @@ cmd_decrypt(int argc, char **argv)
 	for (i = 0; ps != NULL && i < ps->n; i++)
 		OPENSSL_clear_free(ps->v[i].data, ps->v[i].len);
 	free(ps);
+	free(el);
+	X509_free(cert);
+	keys_free(key);
 	return rc;
+}
+
+void
+decrypt_safe_name(const char *in, const char *fallback, char *out,
+    size_t outlen)
+{
+	safe_name(in, fallback, out, outlen);
 }
 
 /*

@@ -4,13 +4,23 @@
  * list turns the gateway's <MailboxList> into a table (or prints it raw
  * with --xml); fetch writes the message's SOAP envelope byte for byte;
  * close confirms reception, which is what records it on the process card.
+ *
+ * A message with attachments (docs/attachments.md section 3) lists them
+ * in the envelope's header; fetch then also gets each attachment document
+ * (GET /v1/messages/ID/attachments/ATT) and streams it into <ATT>.xml
+ * next to the envelope (a temporary file, fsync'd and renamed once
+ * complete), never holding one whole in memory.  gwctl decrypt checks
+ * their digests.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libxml/tree.h>
 
@@ -23,7 +33,7 @@
 
 static const char mailbox_help[] =
     "usage: gwctl mailbox list [--after N] [--limit N] [--xml] [CONNECTION OPTIONS]\n"
-    "       gwctl mailbox fetch ID [-o FILE] [CONNECTION OPTIONS]\n"
+    "       gwctl mailbox fetch ID [-o FILE | --dir DIR] [--quiet] [CONNECTION OPTIONS]\n"
     "       gwctl mailbox close ID [CONNECTION OPTIONS]\n\n"
     "An authority's mailbox at the gateway.  With --dev, the client\n"
     "certificate defaults to authority-a's.\n\n"
@@ -31,13 +41,28 @@ static const char mailbox_help[] =
     "         --after N starts after sequence number N, --limit N caps\n"
     "         the count, --xml prints the gateway's MailboxList as is\n"
     "  fetch  writes message ID (a SOAP envelope with the encrypted\n"
-    "         content) to stdout or, with -o, to FILE; see gwctl decrypt\n"
+    "         content) to stdout or, with -o, to FILE; see gwctl decrypt.\n"
+    "         Attachments the envelope lists are fetched as ATT.xml (one\n"
+    "         encrypted document each, streamed to disk) into FILE's\n"
+    "         directory; --dir DIR writes DIR/envelope.xml and them into\n"
+    "         DIR (created if missing).  Progress is shown on a terminal\n"
+    "         for attachments above 10 MiB unless --quiet\n"
     "  close  confirms that message ID was received and processed\n\n";
 
 struct mb {
 	struct gwctl_conn conn;
-	const char *after, *limit, *out, *id;
-	int xml;
+	const char *after, *limit, *out, *id, *dir;
+	int xml, quiet;
+	char envpath[PATH_MAX];
+};
+
+/* Envelopes carry big base64 text. */
+static const struct xml_limits envelope_limits = {
+	.max_bytes = GWCTL_MAX_RESPONSE,
+	.max_depth = 64,
+	.max_nodes = 1000000,
+	.max_attrs = 64,
+	.max_text = GWCTL_MAX_RESPONSE,
 };
 
 /*
@@ -62,6 +87,8 @@ mb_args(int argc, char **argv, const char *cmd, const char *shortopts,
 		case 'l': m->limit = optarg; break;
 		case 'x': m->xml = 1; break;
 		case 'o': m->out = optarg; break;
+		case 'd': m->dir = optarg; break;
+		case 'q': m->quiet = 1; break;
 		default:
 			if ((r = conn_option(&m->conn, cmd, c, optarg)) == 0)
 				return gwctl_bad_option(cmd, argv);
@@ -190,6 +217,147 @@ mailbox_list(int argc, char **argv)
 	return rc;
 }
 
+/* -o FILE or --dir DIR (created; the envelope as DIR/envelope.xml). */
+static int
+fetch_dest(struct mb *m)
+{
+	struct stat st;
+
+	if (m->dir == NULL)
+		return 0;
+	if (m->out != NULL)
+		return gwctl_usage_err("mailbox fetch", "-o FILE and --dir DIR "
+		    "exclude each other");
+	if (mkdir(m->dir, 0700) != 0 && (errno != EEXIST ||
+	    stat(m->dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+		gwctl_err("mailbox fetch", "cannot create the directory %s: %s",
+		    m->dir, errno == EEXIST ? "a file of that name exists" :
+		    strerror(errno));
+		return GWCTL_FAIL;
+	}
+	if ((size_t)snprintf(m->envpath, sizeof(m->envpath), "%s/envelope.xml",
+	    m->dir) >= sizeof(m->envpath))
+		return gwctl_usage_err("mailbox fetch", "the --dir path is too long");
+	m->out = m->envpath;
+	return 0;
+}
+
+/* The directory of path ("." if it has none) into dir. */
+static void
+dir_of(const char *path, char *dir, size_t dirlen)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		util_strlcpy(dir, ".", dirlen);
+	else if (slash == path)
+		util_strlcpy(dir, "/", dirlen);
+	else
+		snprintf(dir, dirlen, "%.*s", (int)(slash - path), path);
+}
+
+/* GET one attachment document into dir/<id>.xml, streamed. */
+static int
+fetch_one(struct mb *m, const char *dir, const struct gwctl_att *a)
+{
+	const char *cmd = "mailbox fetch";
+	struct http_resp resp = { 0, NULL, 0 };
+	struct gwctl_progress prog;
+	struct http_xfer x;
+	char path[1024], tmp[PATH_MAX], dst[PATH_MAX], what[100], *eid = NULL;
+	int fd = -1, rc = GWCTL_FAIL, made = 0;
+
+	if ((eid = http_escape(m->id)) == NULL) {
+		gwctl_err(cmd, "out of memory");
+		return GWCTL_FAIL;
+	}
+	/* a valid Id needs no escaping: [A-Za-z0-9._-] */
+	snprintf(path, sizeof(path), "/v1/messages/%s/attachments/%s", eid, a->id);
+	if ((size_t)snprintf(dst, sizeof(dst), "%s/%s.xml", dir, a->id) >=
+	    sizeof(dst) || gwctl_tmpfile(dir, tmp, sizeof(tmp), &fd) != 0) {
+		gwctl_err(cmd, "cannot create a file in %s: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	made = 1;
+	snprintf(what, sizeof(what), "%s", a->id);
+	gwctl_progress_init(&prog, cmd, what, m->quiet);
+	memset(&x, 0, sizeof(x));
+	x.out_fd = fd;
+	x.progress = &prog;
+	if (http_transfer(&m->conn, cmd, "GET", path, NULL, &x, &resp) != 0)
+		goto out;
+	if (resp.status != 200) {
+		http_print_error(cmd, &resp);
+		goto out;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		fd = -1;
+		gwctl_err(cmd, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, dst) != 0) {
+		gwctl_err(cmd, "cannot rename %s to %s: %s", tmp, dst,
+		    strerror(errno));
+		goto out;
+	}
+	made = 0;
+	fprintf(stderr, "gwctl: %s: %s (%s, %llu bytes) -> %s\n", cmd, a->id,
+	    a->filename, a->size, dst);
+	rc = GWCTL_OK;
+ out:
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		(void)unlink(tmp);
+	http_resp_free(&resp);
+	free(eid);
+	return rc;
+}
+
+/* The attachments the fetched envelope lists. */
+static int
+fetch_attachments(struct mb *m, const struct http_resp *env)
+{
+	const char *cmd = "mailbox fetch";
+	struct gwctl_attlist *l = NULL;
+	xmlDocPtr doc = NULL;
+	char dir[PATH_MAX], why[200];
+	size_t i;
+	int r, rc = GWCTL_FAIL;
+
+	if ((r = xmlparse_safe((const char *)env->body, env->len,
+	    &envelope_limits, &doc)) != 0) {
+		gwctl_err(cmd, "the fetched message is not XML: %s", gw_strerror(r));
+		return GWCTL_FAIL;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		gwctl_err(cmd, "out of memory");
+		goto out;
+	}
+	if (attlist_from_envelope(doc, l, why, sizeof(why)) != 0) {
+		gwctl_err(cmd, "%s", why);
+		goto out;
+	}
+	if (l->n > 0 && m->out == NULL) {
+		fprintf(stderr, "gwctl: %s: %zu attachment(s) not fetched; use -o "
+		    "FILE or --dir DIR\n", cmd, l->n);
+		rc = GWCTL_OK;
+		goto out;
+	}
+	if (l->n > 0)
+		dir_of(m->out, dir, sizeof(dir));
+	for (i = 0; i < l->n; i++)
+		if (fetch_one(m, dir, &l->v[i]) != GWCTL_OK)
+			goto out;
+	rc = GWCTL_OK;
+ out:
+	free(l);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
 /* fetch and close: one request on /v1/mailbox/ID[suffix]. */
 static int
 mailbox_one(int argc, char **argv, const char *cmd, int fetch)
@@ -197,6 +365,8 @@ mailbox_one(int argc, char **argv, const char *cmd, int fetch)
 	static const struct option fetch_opts[] = {
 		GWCTL_CONN_LONGOPTS,
 		{ "output", required_argument, NULL, 'o' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -211,9 +381,11 @@ mailbox_one(int argc, char **argv, const char *cmd, int fetch)
 	int r, rc = GWCTL_FAIL;
 
 	memset(&m, 0, sizeof(m));
-	if ((r = mb_args(argc, argv, cmd, fetch ? "ho:" : "h",
+	if ((r = mb_args(argc, argv, cmd, fetch ? "ho:q" : "h",
 	    fetch ? fetch_opts : close_opts, 1, &m)) != 0)
 		return r < 0 ? GWCTL_OK : r;
+	if (fetch && (r = fetch_dest(&m)) != 0)
+		return r;
 	if ((eid = http_escape(m.id)) == NULL) {
 		gwctl_err(cmd, "out of memory");
 		return GWCTL_FAIL;
@@ -231,7 +403,7 @@ mailbox_one(int argc, char **argv, const char *cmd, int fetch)
 		    strerror(errno));
 		goto out;
 	}
-	rc = GWCTL_OK;
+	rc = fetch ? fetch_attachments(&m, &resp) : GWCTL_OK;
  out:
 	http_resp_free(&resp);
 	free(eid);

@@ -6,7 +6,8 @@
  * adds.  It is built with libxml2's tree API, so whatever the user passes
  * (--subject "<&>") ends up escaped, never pasted into markup; values are
  * also checked against the schema's types so that a typo fails here rather
- * than at the gateway.
+ * than at the gateway.  --attach lists files in <Attachments> after
+ * Content (docs/attachments.md section 1; attlist.c hashes them).
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -35,6 +36,11 @@ static const char sample_help[] =
     "  --service URI    the service (default urn:gatewayd:service:example)\n"
     "  --scenario S     the business scenario (default example)\n"
     "  --subject TEXT   the subject (default: Antrag auf Wohngeld (Beispiel))\n"
+    "  --attach FILE[;type=TYPE]\n"
+    "                   list FILE as an attachment (up to 64, in order: Ids\n"
+    "                   att-1, att-2, ...): its name, type (TYPE, or guessed\n"
+    "                   from the extension), size and SHA-256; send the files\n"
+    "                   with gwctl submit --attach after signing\n"
     "  --help           this text\n";
 
 struct sample {
@@ -42,6 +48,9 @@ struct sample {
 	size_t nto;
 	const char *from, *id, *service, *scenario, *subject;
 	char idbuf[48];
+	const char *attach[GWCTL_MAX_ATTACH];
+	size_t nattach;
+	struct gwctl_attlist atts;
 };
 
 /* PartyId of the schema: 1-63 of [A-Za-z0-9._:-]. */
@@ -114,6 +123,7 @@ sample_options(int argc, char **argv, struct sample *sm)
 		{ "service", required_argument, NULL, 's' },
 		{ "scenario", required_argument, NULL, 'c' },
 		{ "subject", required_argument, NULL, 'j' },
+		{ "attach", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -134,6 +144,12 @@ sample_options(int argc, char **argv, struct sample *sm)
 		case 's': sm->service = optarg; break;
 		case 'c': sm->scenario = optarg; break;
 		case 'j': sm->subject = optarg; break;
+		case 'a':
+			if (sm->nattach == GWCTL_MAX_ATTACH)
+				return gwctl_usage_err("sample", "at most %d --attach",
+				    GWCTL_MAX_ATTACH);
+			sm->attach[sm->nattach++] = optarg;
+			break;
 		case 'h':
 			fputs(sample_help, stdout);
 			return -1;
@@ -271,6 +287,8 @@ build(const struct sample *sm, xmlDocPtr *out)
 		goto out;
 	if ((r = add_content(n)) != 0)
 		goto out;
+	if (sm->atts.n > 0 && (r = attlist_insert(&sm->atts, n)) != 0)
+		goto out;
 	*out = doc;
 	doc = NULL;
 	r = 0;
@@ -285,6 +303,7 @@ cmd_sample(int argc, char **argv)
 	struct sample sm;
 	xmlDocPtr doc = NULL;
 	xmlChar *buf = NULL;
+	size_t i;
 	int r, len = 0, rc = GWCTL_FAIL;
 
 	memset(&sm, 0, sizeof(sm));
@@ -303,6 +322,9 @@ cmd_sample(int argc, char **argv)
 	}
 	if ((r = sample_check(&sm)) != 0)
 		return r;
+	for (i = 0; i < sm.nattach; i++)
+		if (attlist_add_file("sample", &sm.atts, sm.attach[i]) != 0)
+			return GWCTL_FAIL;
 	if ((r = build(&sm, &doc)) != 0) {
 		gwctl_err("sample", "cannot build the document: %s", gw_strerror(r));
 		goto out;

@@ -7,6 +7,10 @@
  * limits) and the result is serialised once with xmlDocDumpMemory, without
  * re-indentation: the bytes printed are the bytes that were signed, so the
  * output must be passed on unchanged.
+ *
+ * --attach adds the <Attachments> list (docs/attachments.md section 1)
+ * right after the submission's Content before signing, so that the
+ * signature covers each file's name, type, size and SHA-256.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,7 +30,8 @@
 #include "xmlparse.h"
 
 static const char sign_help[] =
-    "usage: gwctl sign --key KEY --cert CERT [--chain FILE] [--pss] FILE|-\n\n"
+    "usage: gwctl sign --key KEY --cert CERT [--chain FILE] [--pss]\n"
+    "                  [--attach FILE[;type=TYPE] ...] FILE|-\n\n"
     "Signs the XML document FILE (- for stdin) with an enveloped signature\n"
     "over the whole document (Reference URI=\"\", exclusive c14n, SHA-256;\n"
     "RSA-SHA256 or ECDSA-SHA256 by key type) and prints the signed document.\n"
@@ -36,11 +41,19 @@ static const char sign_help[] =
     "  --cert CERT   the signer's certificate (PEM), put into ds:X509Data\n"
     "  --chain FILE  intermediate CA certificates (PEM) to include after it\n"
     "  --pss         RSA-PSS (sha256-rsa-MGF1) instead of RSA PKCS#1 v1.5\n"
+    "  --attach FILE[;type=TYPE]\n"
+    "                list FILE as an attachment of the submission (up to 64,\n"
+    "                Ids att-1, att-2, ... in order) after its Content:\n"
+    "                name, type (TYPE or guessed from the extension), size,\n"
+    "                SHA-256; refused if the document already lists\n"
+    "                attachments.  Then: gwctl submit --attach FILE ...\n"
     "  --help        this text\n";
 
 struct sign_opts {
 	const char *key, *cert, *chain, *input;
 	int pss;
+	const char *attach[GWCTL_MAX_ATTACH];
+	size_t nattach;
 };
 
 static int
@@ -51,6 +64,7 @@ sign_options(int argc, char **argv, struct sign_opts *o)
 		{ "cert", required_argument, NULL, 'c' },
 		{ "chain", required_argument, NULL, 'C' },
 		{ "pss", no_argument, NULL, 'p' },
+		{ "attach", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -64,6 +78,12 @@ sign_options(int argc, char **argv, struct sign_opts *o)
 		case 'c': o->cert = optarg; break;
 		case 'C': o->chain = optarg; break;
 		case 'p': o->pss = 1; break;
+		case 'a':
+			if (o->nattach == GWCTL_MAX_ATTACH)
+				return gwctl_usage_err("sign", "at most %d --attach",
+				    GWCTL_MAX_ATTACH);
+			o->attach[o->nattach++] = optarg;
+			break;
 		case 'h':
 			fputs(sign_help, stdout);
 			return -1;
@@ -139,6 +159,61 @@ sign_parse(const char *input, xmlDocPtr *doc)
 	return 0;
 }
 
+/* The submission's Content: a child of the document element in its
+ * namespace. */
+static xmlNodePtr
+find_content(xmlDocPtr doc)
+{
+	xmlNodePtr root = xmlDocGetRootElement(doc), n;
+
+	for (n = root != NULL ? root->children : NULL; n != NULL; n = n->next)
+		if (n->type == XML_ELEMENT_NODE &&
+		    xmlStrcmp(n->name, (const xmlChar *)"Content") == 0 &&
+		    n->ns == root->ns)
+			return n;
+	return NULL;
+}
+
+/* --attach: lists the files after Content (before the signature). */
+static int
+sign_attach(const struct sign_opts *o, xmlDocPtr doc)
+{
+	struct gwctl_attlist *l = NULL;
+	xmlNodePtr content;
+	char why[200];
+	size_t i;
+	int r, rc = GWCTL_FAIL;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		gwctl_err("sign", "out of memory");
+		return GWCTL_FAIL;
+	}
+	if ((r = attlist_from_submission(doc, l, why, sizeof(why))) != 0 ||
+	    l->n > 0) {
+		gwctl_err("sign", "%s already lists attachments%s%s; --attach "
+		    "adds the list only to a document without one", o->input,
+		    r ? ": " : "", r ? why : "");
+		goto out;
+	}
+	if ((content = find_content(doc)) == NULL) {
+		gwctl_err("sign", "%s has no Content element after which to list "
+		    "the attachments", o->input);
+		goto out;
+	}
+	for (i = 0; i < o->nattach; i++)
+		if (attlist_add_file("sign", l, o->attach[i]) != 0)
+			goto out;
+	if ((r = attlist_insert(l, content)) != 0) {
+		gwctl_err("sign", "cannot add the attachment list: %s",
+		    gw_strerror(r));
+		goto out;
+	}
+	rc = GWCTL_OK;
+ out:
+	free(l);
+	return rc;
+}
+
 int
 cmd_sign(int argc, char **argv)
 {
@@ -157,6 +232,8 @@ cmd_sign(int argc, char **argv)
 		goto out;
 	rc = GWCTL_FAIL;
 	if (sign_parse(o.input, &doc) != 0)
+		goto out;
+	if (o.nattach > 0 && sign_attach(&o, doc) != 0)
 		goto out;
 	if ((r = xmldsig_global_init()) != 0) {
 		gwctl_err("sign", "cannot initialise xmlsec: %s", gw_strerror(r));

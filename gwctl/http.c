@@ -6,10 +6,14 @@
  * ECDHE AES-GCM suites of BSI TR-02102-2), the peer and its host name
  * verified, optional client certificate, 10 s to connect and 120 s in all,
  * no redirects followed, and the answer's body capped at GWCTL_MAX_RESPONSE
- * (the transfer is aborted beyond it, never buffered).
+ * (the transfer is aborted beyond it, never buffered).  http_transfer()
+ * streams instead: a request body from a read callback and a 2xx answer
+ * into a file descriptor, any size, with a stall timeout instead of the
+ * overall one (attachments, docs/attachments.md).
  *
  * curl_global_init() is main()'s job, before this is used.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,9 +127,25 @@ conn_finish(struct gwctl_conn *c, const char *cmd, const char *default_as)
 
 struct sink {
 	unsigned char *buf;
-	size_t len, cap;
+	size_t len, cap, max;
 	int toobig;
+	/* streaming: a 2xx answer goes to fd instead (fd >= 0) */
+	CURL *h;
+	int fd, fd_err, fd_errno;
+	unsigned long long fd_len;
 };
+
+static int
+sink_to_fd(struct sink *s)
+{
+	long status = 0;
+
+	if (s->fd < 0)
+		return 0;
+	/* Inside the write callback the status line has been read. */
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+	return status >= 200 && status <= 299;
+}
 
 static size_t
 sink_write(char *data, size_t size, size_t nmemb, void *arg)
@@ -134,7 +154,16 @@ sink_write(char *data, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb, cap;
 	unsigned char *nb;
 
-	if (n > GWCTL_MAX_RESPONSE - s->len) {
+	if (sink_to_fd(s)) {
+		if (gwctl_write_all(s->fd, data, n) != 0) {
+			s->fd_err = 1;
+			s->fd_errno = errno;
+			return 0;
+		}
+		s->fd_len += n;
+		return n;
+	}
+	if (n > s->max - s->len) {
 		s->toobig = 1;
 		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
 	}
@@ -153,12 +182,31 @@ sink_write(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static int
+xfer_info(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	struct gwctl_progress *p = arg;
+
+	if (ultotal > 0 && ulnow < ultotal)
+		gwctl_progress_update(p, (unsigned long long)ulnow,
+		    (unsigned long long)ultotal);
+	else if (dltotal > 0)
+		gwctl_progress_update(p, (unsigned long long)dlnow,
+		    (unsigned long long)dltotal);
+	else if (ultotal > 0)
+		gwctl_progress_update(p, (unsigned long long)ulnow,
+		    (unsigned long long)ultotal);
+	return 0;
+}
+
 /* The options every request gets; 0 or the first failing CURLcode. */
 static CURLcode
 setup_handle(CURL *h, const struct gwctl_conn *c, const char *url,
-    struct sink *s, char *errbuf)
+    struct sink *s, const struct http_xfer *x, char *errbuf)
 {
 	CURLcode rc = CURLE_OK;
+	int streaming = x != NULL && (x->read != NULL || x->out_fd >= 0);
 
 #define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val); } while (0)
 	SET(CURLOPT_URL, url);
@@ -177,13 +225,24 @@ setup_handle(CURL *h, const struct gwctl_conn *c, const char *url,
 		SET(CURLOPT_SSLKEYTYPE, "PEM");
 	}
 	SET(CURLOPT_CONNECTTIMEOUT, 10L);
-	SET(CURLOPT_TIMEOUT, 120L);
+	if (streaming) {
+		/* gigabytes take their time: only a stalled transfer fails */
+		SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+		SET(CURLOPT_LOW_SPEED_TIME, 120L);
+	} else
+		SET(CURLOPT_TIMEOUT, 120L);
 	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)GWCTL_MAX_RESPONSE);
+	if (x == NULL || x->out_fd < 0)
+		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)GWCTL_MAX_RESPONSE);
 	SET(CURLOPT_WRITEFUNCTION, sink_write);
 	SET(CURLOPT_WRITEDATA, s);
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_USERAGENT, "gwctl/1");
+	if (x != NULL && x->progress != NULL) {
+		SET(CURLOPT_XFERINFOFUNCTION, xfer_info);
+		SET(CURLOPT_XFERINFODATA, x->progress);
+		SET(CURLOPT_NOPROGRESS, 0L);
+	}
 #undef SET
 	return rc;
 }
@@ -199,19 +258,48 @@ add_header(struct curl_slist **list, const char *h)
 	return 0;
 }
 
-int
-http_request(const struct gwctl_conn *c, const char *cmd, const char *method,
-    const char *path, const void *body, size_t len, const char *ctype,
-    struct http_resp *out)
+/* The request body: a buffer, a read callback, or none (GET). */
+static CURLcode
+setup_body(CURL *h, int post, const void *body, size_t len,
+    const struct http_xfer *x)
 {
-	char url[2048], hdr[160], errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+
+	if (!post)
+		return curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	if (x != NULL && x->read != NULL) {
+		if ((rc = curl_easy_setopt(h, CURLOPT_POST, 1L)) != CURLE_OK ||
+		    (rc = curl_easy_setopt(h, CURLOPT_READFUNCTION,
+		    x->read)) != CURLE_OK ||
+		    (rc = curl_easy_setopt(h, CURLOPT_READDATA,
+		    x->read_arg)) != CURLE_OK)
+			return rc;
+		return curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)x->upload_len);
+	}
+	if ((rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)len)) != CURLE_OK)
+		return rc;
+	return curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+}
+
+static int
+request(const struct gwctl_conn *c, const char *cmd, const char *method,
+    const char *path, const void *body, size_t len, const char *ctype,
+    struct http_xfer *x, struct http_resp *out)
+{
+	char url[2048], hdr[300], errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *headers = NULL;
-	struct sink s = { NULL, 0, 0, 0 };
+	struct sink s;
 	CURL *h = NULL;
 	CURLcode rc;
 	long status = 0;
 	int r = GW_ERR_INTERNAL, post = strcmp(method, "POST") == 0;
 
+	memset(&s, 0, sizeof(s));
+	s.fd = x != NULL ? x->out_fd : -1;
+	/* streamed answers only keep an error body in memory */
+	s.max = s.fd >= 0 ? GWCTL_MAX_ERROR_BODY : GWCTL_MAX_RESPONSE;
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->gateway, path) >=
 	    sizeof(url)) {
 		gwctl_err(cmd, "the URL is too long");
@@ -221,12 +309,16 @@ http_request(const struct gwctl_conn *c, const char *cmd, const char *method,
 		gwctl_err(cmd, "cannot initialise libcurl");
 		return GW_ERR_INTERNAL;
 	}
-	rc = setup_handle(h, c, url, &s, errbuf);
+	s.h = h;
+	rc = setup_handle(h, c, url, &s, x, errbuf);
 	/* "Expect:" saves the 100-continue round trip for large bodies;
 	 * "Content-Type:" alone removes libcurl's form-urlencoded default. */
 	snprintf(hdr, sizeof(hdr), "Content-Type:%s%s", ctype ? " " : "",
 	    ctype ? ctype : "");
-	if (add_header(&headers, "Expect:") != 0 ||
+	/* A streamed upload waits for "100 Continue" instead: a refusal
+	 * (413, 403) then comes before gigabytes were sent for nothing. */
+	if (add_header(&headers, x != NULL && x->read != NULL ?
+	    "Expect: 100-continue" : "Expect:") != 0 ||
 	    add_header(&headers, "Accept: application/xml") != 0 ||
 	    (post && add_header(&headers, hdr) != 0)) {
 		gwctl_err(cmd, "out of memory");
@@ -235,21 +327,24 @@ http_request(const struct gwctl_conn *c, const char *cmd, const char *method,
 	}
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	if (rc == CURLE_OK && post) {
-		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-		if (rc == CURLE_OK)
-			rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS,
-			    body != NULL ? body : "");
-	} else if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	if (rc == CURLE_OK)
+		rc = setup_body(h, post, body, len, x);
 	if (rc != CURLE_OK) {
 		gwctl_err(cmd, "cannot set up the request: %s", curl_easy_strerror(rc));
 		goto out;
 	}
 	rc = curl_easy_perform(h);
+	if (x != NULL && x->progress != NULL)
+		gwctl_progress_end(x->progress);
+	if (s.fd_err) {
+		gwctl_err(cmd, "%s %s: cannot write the answer: %s", method, url,
+		    strerror(s.fd_errno));
+		r = GW_ERR_IO;
+		goto out;
+	}
 	if (s.toobig || rc == CURLE_FILESIZE_EXCEEDED) {
-		gwctl_err(cmd, "%s %s: the answer is larger than %zu MiB", method,
-		    url, GWCTL_MAX_RESPONSE >> 20);
+		gwctl_err(cmd, "%s %s: the %sanswer is larger than %zu KiB",
+		    method, url, s.fd >= 0 ? "error " : "", s.max >> 10);
 		r = GW_ERR_TOO_LARGE;
 		goto out;
 	}
@@ -265,6 +360,8 @@ http_request(const struct gwctl_conn *c, const char *cmd, const char *method,
 		r = GW_ERR_NOMEM;
 		goto out;
 	}
+	if (x != NULL)
+		x->out_len = s.fd_len;
 	out->status = status;
 	out->body = s.buf;
 	out->len = s.len;
@@ -275,6 +372,22 @@ http_request(const struct gwctl_conn *c, const char *cmd, const char *method,
 	curl_slist_free_all(headers);
 	curl_easy_cleanup(h);
 	return r;
+}
+
+int
+http_request(const struct gwctl_conn *c, const char *cmd, const char *method,
+    const char *path, const void *body, size_t len, const char *ctype,
+    struct http_resp *out)
+{
+	return request(c, cmd, method, path, body, len, ctype, NULL, out);
+}
+
+int
+http_transfer(const struct gwctl_conn *c, const char *cmd, const char *method,
+    const char *path, const char *ctype, struct http_xfer *x,
+    struct http_resp *out)
+{
+	return request(c, cmd, method, path, NULL, 0, ctype, x, out);
 }
 
 void

@@ -4,7 +4,10 @@
  * Input is read whole (documents are signed, encrypted and parsed as a
  * whole anyway) with a hard limit, from a file or from stdin; output goes to
  * stdout or atomically into a file.  Error lines are sanitised because they
- * may quote text that came from the gateway or from a document.
+ * may quote text that came from the gateway or from a document.  Big
+ * files (attachments) are never read whole: gwctl_write_all() and
+ * gwctl_tmpfile() serve the streaming paths, and the progress line shows
+ * how far a long transfer is.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -168,4 +172,102 @@ gwctl_parse_u64(const char *s, unsigned long long min, unsigned long long max,
 		return GW_ERR_INVALID;
 	*out = v;
 	return 0;
+}
+
+int
+gwctl_write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return GW_ERR_IO;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+gwctl_tmpfile(const char *dir, char *path, size_t pathlen, int *fd)
+{
+	char id[40];
+	int i, f;
+
+	for (i = 0; i < 8; i++) {
+		util_new_id(id);	/* "gw-" + 32 hex */
+		if ((size_t)snprintf(path, pathlen, "%s/.gwctl-%s.tmp", dir,
+		    id + 3) >= pathlen) {
+			errno = ENAMETOOLONG;
+			return GW_ERR_IO;
+		}
+		f = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+		if (f >= 0) {
+			*fd = f;
+			return 0;
+		}
+		if (errno != EEXIST)
+			return GW_ERR_IO;
+	}
+	return GW_ERR_IO;
+}
+
+/* ---- progress ---- */
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+gwctl_progress_init(struct gwctl_progress *p, const char *cmd,
+    const char *what, int quiet)
+{
+	memset(p, 0, sizeof(*p));
+	p->cmd = cmd;
+	p->what = what;
+	p->quiet = quiet;
+}
+
+void
+gwctl_progress_update(struct gwctl_progress *p, unsigned long long done,
+    unsigned long long total)
+{
+	long long now;
+
+	if (p->quiet || total == 0)
+		return;
+	if (p->total != total) {	/* the first size seen decides */
+		p->total = total;
+		p->on = total > GWCTL_PROGRESS_MIN && isatty(STDERR_FILENO);
+	}
+	if (done > total)
+		done = total;
+	if (!p->on || (p->drawn && done == p->shown) ||
+	    (done < total && (now = mono_ms()) - p->last_ms < 250))
+		return;
+	p->last_ms = mono_ms();
+	p->shown = done;
+	fprintf(stderr, "\rgwctl: %s: %s: %.1f of %.1f MiB (%3llu%%)", p->cmd,
+	    p->what, (double)done / 1048576.0, (double)total / 1048576.0,
+	    done * 100 / total);
+	p->drawn = 1;
+}
+
+void
+gwctl_progress_end(struct gwctl_progress *p)
+{
+	if (p->drawn)
+		fputc('\n', stderr);
+	p->drawn = 0;
+	p->on = 0;
 }
