@@ -80,7 +80,7 @@ void
 mgmt_lookup(struct worker *w, const struct job_req *req, struct job_resp *resp,
     const char *reader, const char *service)
 {
-	const struct party *p = config_party(w->gw->cfg, reader);
+	const struct party *p = config_party(req->cfg, reader);
 	const char *why = NULL;
 	xmlNodePtr root;
 	xmlNsPtr ns;
@@ -89,7 +89,7 @@ mgmt_lookup(struct worker *w, const struct job_req *req, struct job_resp *resp,
 	if (p == NULL || p->kind != PARTY_AUTHORITY)
 		why = "no such authority";
 	else if (req->client->kind == PARTY_PORTAL &&
-	    !config_may_submit(w->gw->cfg, req->client, p, service))
+	    !config_may_submit(req->cfg, req->client, p, service))
 		why = "this portal may not submit this service to it";
 	else if (p->enc_cert == NULL ||
 	    X509_cmp_current_time(X509_get0_notAfter(p->enc_cert)) <= 0)

@@ -22,6 +22,12 @@
  * verifies and chains to the trusted CAs, the signer is exactly the
  * profile's receipt_cert, and it names our message id, the reader and the
  * SHA-256 of the bytes we sent.
+ *
+ * Configuration: each pass of the loop takes the current snapshot; after a
+ * reload the breakers follow its push authorities (keeping the state of
+ * those that stay).  A transfer keeps a reference to the snapshot it was
+ * started with, so its profile (endpoint, receipt_cert, retries) stays the
+ * same until it is finished.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -62,6 +68,7 @@ struct transfer {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	struct store_claim c;
+	struct confsnap *snap;		/* a reference; p points into it */
 	const struct party *p;
 	unsigned char *answer;
 	size_t answer_len;
@@ -79,6 +86,7 @@ static struct {
 	CURLM *multi;
 	struct breaker *br;
 	size_t nbr;
+	uint64_t seq;			/* snapshot the breakers follow */
 	int inflight;
 	struct transfer *active;
 } D = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -135,16 +143,20 @@ on_answer(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 static int
-start(struct store_claim *c)
+start(struct store_claim *c, struct confsnap *snap)
 {
 	struct transfer *t;
-	const struct party *p = config_party(D.gw->cfg, c->reader);
-	const struct config *cfg = D.gw->cfg;
+	const struct config *cfg = snap->cfg;
+	const struct party *p = config_party(cfg, c->reader);
 
+	/* skip_reader let only the snapshot's push authorities through */
+	if (p == NULL || strcmp(p->delivery, "push") != 0)
+		return GW_ERR_STATE;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return GW_ERR_NOMEM;
 	t->c = *c;
 	c->envelope = NULL;	/* now the transfer's */
+	t->snap = confsnap_ref(snap);
 	t->p = p;
 	util_sha256_hex(t->c.envelope, t->c.envelope_len, t->sha);
 	if ((t->easy = curl_easy_init()) == NULL)
@@ -183,6 +195,7 @@ start(struct store_claim *c)
 	curl_slist_free_all(t->hdrs);
 	curl_easy_cleanup(t->easy);
 	free(t->c.envelope);
+	confsnap_release(t->snap);
 	free(t);
 	return GW_ERR_NOMEM;
 }
@@ -358,6 +371,7 @@ finish(struct transfer *t, CURLcode cc)
 	curl_slist_free_all(t->hdrs);
 	free(t->c.envelope);
 	free(t->answer);
+	confsnap_release(t->snap);
 	free(t);
 	D.inflight--;
 }
@@ -378,7 +392,7 @@ recount(void)
 }
 
 static void
-claim_more(void)
+claim_more(struct confsnap *snap)
 {
 	struct store_claim *c = NULL;
 	size_t n = 0, i;
@@ -393,7 +407,7 @@ claim_more(void)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		if (start(&c[i]) != 0) {
+		if (start(&c[i], snap) != 0) {
 			struct store_audit ev = { .event = "delivery.retry",
 			    .actor = "gateway", .msg_id = c[i].msg_id,
 			    .reader = c[i].reader, .code = "RETRY",
@@ -405,9 +419,45 @@ claim_more(void)
 	store_claims_free(c, n);
 }
 
+/*
+ * One breaker per push authority of snap, keeping the state of those that
+ * were there before; then the in-flight counts from the running transfers.
+ * Delivery thread (and deliver_start before it runs).
+ */
+static int
+breakers_sync(const struct confsnap *snap)
+{
+	const struct config *c = snap->cfg;
+	struct breaker *br, *old;
+	size_t i, n = 0;
+
+	if ((br = calloc(c->nparties ? c->nparties : 1, sizeof(*br))) == NULL)
+		return GW_ERR_NOMEM;
+	for (i = 0; i < c->nparties; i++) {
+		if (c->parties[i].kind != PARTY_AUTHORITY ||
+		    strcmp(c->parties[i].delivery, "push") != 0)
+			continue;
+		if ((old = breaker(c->parties[i].id)) != NULL)
+			br[n] = *old;
+		else {
+			util_strlcpy(br[n].reader, c->parties[i].id,
+			    sizeof(br[n].reader));
+			br[n].pause_ms = BREAK_MIN_MS;
+		}
+		n++;
+	}
+	free(D.br);
+	D.br = br;
+	D.nbr = n;
+	D.seq = snap->seq;
+	recount();
+	return 0;
+}
+
 static void *
 deliver_main(void *arg)
 {
+	struct confsnap *snap;
 	int running = 0, msgs;
 	CURLMsg *m;
 
@@ -419,7 +469,13 @@ deliver_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&D.mu);
-		claim_more();
+		if ((snap = confsnap_acquire(D.gw)) != NULL) {
+			if (snap->seq != D.seq && breakers_sync(snap) != 0)
+				fprintf(stderr, "gatewayd: deliver: out of memory "
+				    "following the new configuration\n");
+			claim_more(snap);
+			confsnap_release(snap);
+		}
 		curl_multi_perform(D.multi, &running);
 		while ((m = curl_multi_info_read(D.multi, &msgs)) != NULL) {
 			struct transfer *t = NULL;
@@ -440,6 +496,7 @@ deliver_main(void *arg)
 		curl_slist_free_all(t->hdrs);
 		free(t->c.envelope);
 		free(t->answer);
+		confsnap_release(t->snap);
 		free(t);
 	}
 	return NULL;
@@ -448,25 +505,16 @@ deliver_main(void *arg)
 int
 deliver_start(struct gw *gw)
 {
-	const struct config *c = gw->cfg;
-	size_t i, n = 0;
+	struct confsnap *snap;
 	int r, recovered = 0;
 
 	D.gw = gw;
-	for (i = 0; i < c->nparties; i++)
-		if (c->parties[i].kind == PARTY_AUTHORITY &&
-		    strcmp(c->parties[i].delivery, "push") == 0)
-			n++;
-	if ((D.br = calloc(n ? n : 1, sizeof(*D.br))) == NULL)
-		return GW_ERR_NOMEM;
-	for (i = 0; i < c->nparties; i++)
-		if (c->parties[i].kind == PARTY_AUTHORITY &&
-		    strcmp(c->parties[i].delivery, "push") == 0) {
-			util_strlcpy(D.br[D.nbr].reader, c->parties[i].id,
-			    sizeof(D.br[0].reader));
-			D.br[D.nbr++].pause_ms = BREAK_MIN_MS;
-		}
-	if ((r = store_open(c->database, &D.store)) != 0)
+	if ((snap = confsnap_acquire(gw)) == NULL)
+		return GW_ERR_INTERNAL;
+	if ((r = breakers_sync(snap)) == 0)
+		r = store_open(snap->cfg->database, &D.store);
+	confsnap_release(snap);
+	if (r != 0)
 		return r;
 	if ((r = store_dlv_recover(D.store, &recovered)) != 0)
 		return r;

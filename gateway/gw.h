@@ -2,8 +2,11 @@
  * gw.h - the daemon's shared context and the seams between its parts.
  *
  * struct gw is built once at start-up (main.c) and is read-only afterwards:
- * every thread may read it without locks.  Per-thread state (a store
- * connection, a schema validation context) lives in struct worker.
+ * every thread may read it without locks, except the configuration, which
+ * a reload replaces: it is read through a reference-counted snapshot
+ * (confsnap.h), and a request keeps the one its headers were checked with.
+ * Per-thread state (a store connection, a schema validation context) lives
+ * in struct worker.
  *
  * Threads (see server.c): io threads run libevent loops that terminate TLS
  * and parse HTTP; worker threads do everything that may take time (XML
@@ -13,6 +16,7 @@
 #ifndef GW_GW_H
 #define GW_GW_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "confsnap.h"
 #include "keys.h"
 
 struct store;
@@ -30,7 +35,9 @@ struct chain_ctx;
 struct crypto_policy;
 
 struct gw {
-	struct config *cfg;
+	pthread_mutex_t conf_mu;	/* confsnap.c */
+	struct confsnap *conf;		/* current; use confsnap_acquire() */
+	uint64_t conf_seq;
 	SSL_CTX *ssl_ctx;		/* server side, BSI TR-02102-2 */
 	X509_STORE *trust;		/* CAs for submission signers */
 	struct keys *sign_key;		/* the gateway's signing key */
@@ -60,6 +67,10 @@ struct job_req {
 	char path[512];			/* decoded path without query */
 	char query[512];		/* raw query string, may be empty */
 	char content_type[128];
+	/* The configuration snapshot the request was checked with (a counted
+	 * reference, dropped by job_req_free); client points into it. */
+	struct confsnap *snap;		/* NULL before the check */
+	const struct config *cfg;	/* snap->cfg */
 	const struct party *client;	/* authenticated peer; NULL if none */
 	unsigned char *body;
 	size_t body_len;
@@ -68,6 +79,9 @@ struct job_req {
 	int pre_error;
 	char pre_msg[160];
 };
+
+/* Frees req, its body and its snapshot reference; NULL is a no-op. */
+void job_req_free(struct job_req *req);
 
 /* The answer a worker produces; body is malloc'd (may be NULL). */
 struct job_resp {
@@ -114,9 +128,9 @@ void submit_handle(struct worker *w, const struct job_req *req, struct job_resp 
 
 /* tls.c */
 int tls_server_ctx(const struct config *cfg, SSL_CTX **out, char *err, size_t errlen);
-/* Maps the verified peer certificate of ssl to a configured party; NULL if
+/* Maps the verified peer certificate of ssl to a party of cfg; NULL if
  * there is none, it did not verify, or it is unknown.  why gets a reason. */
-const struct party *tls_peer_party(const struct gw *gw, SSL *ssl,
+const struct party *tls_peer_party(const struct config *cfg, SSL *ssl,
     char *why, size_t whylen);
 
 /* sealer.c: the audit log sealer thread. */
@@ -130,6 +144,14 @@ int sealer_sign(void *arg, const unsigned char *msg, size_t len,
 /* deliver.c: the push delivery thread. */
 int deliver_start(struct gw *gw);
 void deliver_stop(void);
+
+/* reload.c: the reload thread (SIGHUP, gwctl reload).  listen is the
+ * command line's override (--dev --listen) or NULL; status is the file that
+ * gets each reload's outcome (see reload.c).  Writes generation 0 at once. */
+int reload_start(struct gw *gw, const char *listen, const char *status);
+/* Asks for one reload; async-signal-unsafe, call it from an event loop. */
+void reload_request(void);
+void reload_stop(void);
 
 /* server.c */
 int server_run(struct gw *gw);

@@ -87,10 +87,7 @@ conn_free(struct http_conn *c)
 		c->next->prev = c->prev;
 	if (c->bev)
 		bufferevent_free(c->bev);
-	if (c->req) {
-		free(c->req->body);
-		free(c->req);
-	}
+	job_req_free(c->req);
 	free(c);
 }
 

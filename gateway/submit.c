@@ -226,9 +226,10 @@ replay(struct worker *w, const struct job_req *req, struct job_resp *resp,
 	return 1;
 }
 
-/* Step 5: every reader is a known authority the portal may submit to. */
+/* Step 5: every reader is a known authority the portal may submit to
+ * (in the request's configuration snapshot, like its client). */
 static int
-check_readers(const struct gw *gw, const struct job_req *req,
+check_readers(const struct job_req *req,
     const struct meta *m, const struct party **out, char *why, size_t whylen)
 {
 	const struct party *p, *portal = req->client;
@@ -241,13 +242,13 @@ check_readers(const struct gw *gw, const struct job_req *req,
 				    m->readers[i]);
 				return GW_ERR_INVALID;
 			}
-		p = config_party(gw->cfg, m->readers[i]);
+		p = config_party(req->cfg, m->readers[i]);
 		if (p == NULL || p->kind != PARTY_AUTHORITY) {
 			snprintf(why, whylen, "reader %s is not a known authority",
 			    m->readers[i]);
 			return GW_ERR_UNKNOWN_READER;
 		}
-		if (!config_may_submit(gw->cfg, portal, p, m->service)) {
+		if (!config_may_submit(req->cfg, portal, p, m->service)) {
 			snprintf(why, whylen, "portal %s may not submit service %.100s "
 			    "to %s", portal->id, m->service, p->id);
 			return GW_ERR_UNKNOWN_READER;
@@ -384,7 +385,8 @@ accept_msg(struct worker *w, struct store_msg *sm, const struct meta *m,
  * let them through.
  */
 static int
-signer_allowed(const struct gw *gw, X509 *signer, char *why, size_t whylen)
+signer_allowed(const struct gw *gw, const struct config *cfg, X509 *signer,
+    char *why, size_t whylen)
 {
 	const struct party *p;
 	char fpr[65];
@@ -397,7 +399,7 @@ signer_allowed(const struct gw *gw, X509 *signer, char *why, size_t whylen)
 		return GW_ERR_CERT_USAGE;
 	}
 	if (pki_cert_fingerprint(signer, fpr) == 0 &&
-	    (p = config_party_by_fpr(gw->cfg, fpr)) != NULL &&
+	    (p = config_party_by_fpr(cfg, fpr)) != NULL &&
 	    p->kind == PARTY_AUTHORITY) {
 		snprintf(why, whylen, "the certificate of authority %s cannot sign "
 		    "a portal's submission", p->id);
@@ -466,11 +468,12 @@ submit_handle(struct worker *w, const struct job_req *req, struct job_resp *resp
 		    report.detail[0] ? report.detail : info.chain_error);
 		goto reject;
 	}
-	if ((r = signer_allowed(w->gw, info.signer, why, sizeof(why))) != 0)
+	if ((r = signer_allowed(w->gw, req->cfg, info.signer, why,
+	    sizeof(why))) != 0)
 		goto reject;
 	if (replay(w, req, resp, &m, sha))
 		goto out;
-	if ((r = check_readers(w->gw, req, &m, readers, why, sizeof(why))) != 0)
+	if ((r = check_readers(req, &m, readers, why, sizeof(why))) != 0)
 		goto reject;
 	fill_msg(&sm, req, &m, &info, sha);
 	r = accept_msg(w, &sm, &m, readers, req, resp);
