@@ -30,6 +30,7 @@ static const struct command {
 	{ "audit", cmd_audit, "verify, search, export and prove the audit log" },
 	{ "verify", cmd_verify, "check signatures offline, print the report" },
 	{ "authority", cmd_authority, "authority serve: receive pushed messages" },
+	{ "reload", cmd_reload, "make the running gatewayd reload its configuration" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
