@@ -83,6 +83,7 @@ load_next(const struct confsnap *cur, struct confsnap **out, char *why,
     size_t whylen)
 {
 	struct config *nc = NULL;
+	struct confsnap *next = NULL;
 	int r;
 
 	why[0] = '\0';
@@ -94,15 +95,16 @@ load_next(const struct confsnap *cur, struct confsnap **out, char *why,
 	}
 	if (R.listen[0])
 		util_strlcpy(nc->listen, R.listen, sizeof(nc->listen));
-	if ((r = confsnap_new(nc, out)) != 0) {
+	if ((r = confsnap_new(nc, &next)) != 0) {
 		snprintf(why, whylen, "out of memory");
 		return r;
 	}
-	if ((r = confsnap_fixed_diff(cur, *out, why, whylen)) != 0) {
-		confsnap_release(*out);
-		*out = NULL;
+	if ((r = confsnap_fixed_diff(cur, next, why, whylen)) != 0) {
+		confsnap_release(next);
+		return r;
 	}
-	return r;
+	*out = next;
+	return 0;
 }
 
 static void
