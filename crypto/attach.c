@@ -14,7 +14,8 @@
  *   for the part of the document before the CipherValue text.
  * - The content key lives in a writer (until finish hands it to the caller
  *   in attach_info) or in a decryption (until it returns); both wipe it on
- *   every path out.  The gateway never decrypts a spool file.
+ *   every path out.  Once a message is accepted the gateway cannot
+ *   decrypt its spool files (attach_spool.c reads them only during intake).
  * - A spool file exists only while its writer is open or after a finish
  *   that returned 0: every failure and every abort unlinks it.  Files are
  *   created O_EXCL with mode 0600 and random names, never followed through

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <openssl/bio.h>
 #include <openssl/x509.h>
 
 #include "keys.h"
@@ -92,6 +93,20 @@ uint64_t attach_reader_total(const struct attach_reader *r);
  */
 long attach_reader_read(struct attach_reader *r, void *buf, size_t max);
 void attach_reader_free(struct attach_reader *r);
+
+/* ---- intake: read a spool file back while its key is still known ---- */
+
+/*
+ * A read-only BIO over the plaintext of the spool file path written with
+ * key (attach_writer), decrypted as it is read, in constant memory; at the
+ * end the GCM tag is checked and a bad one is a read error.  For checking
+ * detached CMS signatures over attachments during intake (the key is gone
+ * once a message is accepted).  Free with BIO_free.
+ */
+int attach_spool_bio(const char *path, const unsigned char key[ATTACH_KEY_LEN],
+    BIO **out);
+/* 1 if reading b failed (I/O error, short file or bad tag). */
+int attach_spool_bio_failed(BIO *b);
 
 /* ---- reader side: decrypt a received document in constant memory ---- */
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libxml/tree.h>
 
@@ -80,8 +81,9 @@ void
 mgmt_lookup(struct worker *w, const struct job_req *req, struct job_resp *resp,
     const char *reader, const char *service)
 {
-	const struct party *p = config_party(w->gw->cfg, reader);
+	const struct party *p = config_party(req->cfg, reader);
 	const char *why = NULL;
+	X509 *certs[4];
 	xmlNodePtr root;
 	xmlNsPtr ns;
 	xmlDocPtr doc;
@@ -89,10 +91,9 @@ mgmt_lookup(struct worker *w, const struct job_req *req, struct job_resp *resp,
 	if (p == NULL || p->kind != PARTY_AUTHORITY)
 		why = "no such authority";
 	else if (req->client->kind == PARTY_PORTAL &&
-	    !config_may_submit(w->gw->cfg, req->client, p, service))
+	    !config_may_submit(req->cfg, req->client, p, service))
 		why = "this portal may not submit this service to it";
-	else if (p->enc_cert == NULL ||
-	    X509_cmp_current_time(X509_get0_notAfter(p->enc_cert)) <= 0)
+	else if (config_enc_certs_valid(p, time(NULL), certs, 4) == 0)
 		why = "it has no valid encryption certificate";
 	if ((doc = render_doc_new(NS_MGMT, "Lookup", &root, &ns)) != NULL) {
 		xmlNewProp(root, XC "reader", XC reader);

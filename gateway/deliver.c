@@ -3,8 +3,8 @@
  * authorities' endpoints and records their signed reception receipts.
  *
  * One thread, one libcurl multi handle (connection reuse, mutual TLS with
- * the gateway's certificate, the authority's endpoint_ca as the only
- * trust, https only, no redirects, connect and total timeouts, a bounded
+ * the gateway's certificate, the authority's endpoint_ca and/or
+ * endpoint_pin (its public key) as the only trust, https only, no redirects, connect and total timeouts, a bounded
  * answer).  Every step goes through store_dlv.c in its own transaction
  * with an audit event: claim (delivering, attempt n), then delivered (the
  * receipt verified and stored, Reception recorded) or queued again with an
@@ -26,6 +26,12 @@
  * A message with attachments goes as multipart/related (docs/attachments.md):
  * the envelope, then each attachment's XML-Enc document, read from the
  * spool while libcurl sends it, so memory stays flat whatever the size.
+ *
+ * Configuration: each pass of the loop takes the current snapshot; after a
+ * reload the breakers follow its push authorities (keeping the state of
+ * those that stay).  A transfer keeps a reference to the snapshot it was
+ * started with, so its profile (endpoint, receipt_cert, retries) stays the
+ * same until it is finished.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -76,6 +82,7 @@ struct transfer {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	struct store_claim c;
+	struct confsnap *snap;		/* a reference; p points into it */
 	const struct party *p;
 	unsigned char *answer;
 	size_t answer_len;
@@ -95,6 +102,7 @@ static struct {
 	CURLM *multi;
 	struct breaker *br;
 	size_t nbr;
+	uint64_t seq;			/* snapshot the breakers follow */
 	int inflight;
 	struct transfer *active;
 } D = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -112,6 +120,7 @@ transfer_free(struct transfer *t)
 	}
 	free(t->c.envelope);
 	free(t->answer);
+	confsnap_release(t->snap);
 	free(t);
 }
 
@@ -276,18 +285,22 @@ on_answer(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 static int
-start(struct store_claim *c)
+start(struct store_claim *c, struct confsnap *snap)
 {
 	struct transfer *t;
-	const struct party *p = config_party(D.gw->cfg, c->reader);
-	const struct config *cfg = D.gw->cfg;
+	const struct config *cfg = snap->cfg;
+	const struct party *p = config_party(cfg, c->reader);
 	char ctype[200];
 	curl_off_t total = 0;
 
+	/* skip_reader let only the snapshot's push authorities through */
+	if (p == NULL || strcmp(p->delivery, "push") != 0)
+		return GW_ERR_STATE;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return GW_ERR_NOMEM;
 	t->c = *c;
 	c->envelope = NULL;	/* now the transfer's */
+	t->snap = confsnap_ref(snap);
 	t->p = p;
 	util_sha256_hex(t->c.envelope, t->c.envelope_len, t->sha);
 	if ((t->easy = curl_easy_init()) == NULL)
@@ -312,14 +325,28 @@ start(struct store_claim *c)
 	}
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->hdrs);
 	curl_easy_setopt(t->easy, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(t->easy, CURLOPT_CAINFO, p->endpoint_ca);
 	curl_easy_setopt(t->easy, CURLOPT_CAPATH, NULL);
+	if (p->endpoint_ca[0])
+		curl_easy_setopt(t->easy, CURLOPT_CAINFO, p->endpoint_ca);
+	else {
+		/* pinned only: the key pin below is the whole trust */
+		curl_easy_setopt(t->easy, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (p->endpoint_pin[0])
+		curl_easy_setopt(t->easy, CURLOPT_PINNEDPUBLICKEY, p->endpoint_pin);
 	curl_easy_setopt(t->easy, CURLOPT_SSLCERT, cfg->sign_cert);
 	/* XXX: the TLS client key is read by libcurl, outside keys.c, like
 	 * the server's in tls.c; both move with the key process. */
 	curl_easy_setopt(t->easy, CURLOPT_SSLKEY, cfg->sign_key);
 	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, 60000L);
+	if (t->nsegs) {
+		/* attachments may take long: give up only when nothing moves */
+		curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+		curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, 60L);
+	} else
+		curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, 60000L);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_answer);
 	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
@@ -522,7 +549,7 @@ recount(void)
 }
 
 static void
-claim_more(void)
+claim_more(struct confsnap *snap)
 {
 	struct store_claim *c = NULL;
 	size_t n = 0, i;
@@ -537,7 +564,7 @@ claim_more(void)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		if (start(&c[i]) != 0) {
+		if (start(&c[i], snap) != 0) {
 			struct store_audit ev = { .event = "delivery.retry",
 			    .actor = "gateway", .msg_id = c[i].msg_id,
 			    .reader = c[i].reader, .code = "RETRY",
@@ -549,9 +576,45 @@ claim_more(void)
 	store_claims_free(c, n);
 }
 
+/*
+ * One breaker per push authority of snap, keeping the state of those that
+ * were there before; then the in-flight counts from the running transfers.
+ * Delivery thread (and deliver_start before it runs).
+ */
+static int
+breakers_sync(const struct confsnap *snap)
+{
+	const struct config *c = snap->cfg;
+	struct breaker *br, *old;
+	size_t i, n = 0;
+
+	if ((br = calloc(c->nparties ? c->nparties : 1, sizeof(*br))) == NULL)
+		return GW_ERR_NOMEM;
+	for (i = 0; i < c->nparties; i++) {
+		if (c->parties[i].kind != PARTY_AUTHORITY ||
+		    strcmp(c->parties[i].delivery, "push") != 0)
+			continue;
+		if ((old = breaker(c->parties[i].id)) != NULL)
+			br[n] = *old;
+		else {
+			util_strlcpy(br[n].reader, c->parties[i].id,
+			    sizeof(br[n].reader));
+			br[n].pause_ms = BREAK_MIN_MS;
+		}
+		n++;
+	}
+	free(D.br);
+	D.br = br;
+	D.nbr = n;
+	D.seq = snap->seq;
+	recount();
+	return 0;
+}
+
 static void *
 deliver_main(void *arg)
 {
+	struct confsnap *snap;
 	int running = 0, msgs;
 	CURLMsg *m;
 
@@ -563,7 +626,13 @@ deliver_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&D.mu);
-		claim_more();
+		if ((snap = confsnap_acquire(D.gw)) != NULL) {
+			if (snap->seq != D.seq && breakers_sync(snap) != 0)
+				fprintf(stderr, "gatewayd: deliver: out of memory "
+				    "following the new configuration\n");
+			claim_more(snap);
+			confsnap_release(snap);
+		}
 		curl_multi_perform(D.multi, &running);
 		while ((m = curl_multi_info_read(D.multi, &msgs)) != NULL) {
 			struct transfer *t = NULL;
@@ -588,25 +657,16 @@ deliver_main(void *arg)
 int
 deliver_start(struct gw *gw)
 {
-	const struct config *c = gw->cfg;
-	size_t i, n = 0;
+	struct confsnap *snap;
 	int r, recovered = 0;
 
 	D.gw = gw;
-	for (i = 0; i < c->nparties; i++)
-		if (c->parties[i].kind == PARTY_AUTHORITY &&
-		    strcmp(c->parties[i].delivery, "push") == 0)
-			n++;
-	if ((D.br = calloc(n ? n : 1, sizeof(*D.br))) == NULL)
-		return GW_ERR_NOMEM;
-	for (i = 0; i < c->nparties; i++)
-		if (c->parties[i].kind == PARTY_AUTHORITY &&
-		    strcmp(c->parties[i].delivery, "push") == 0) {
-			util_strlcpy(D.br[D.nbr].reader, c->parties[i].id,
-			    sizeof(D.br[0].reader));
-			D.br[D.nbr++].pause_ms = BREAK_MIN_MS;
-		}
-	if ((r = store_open(c->database, &D.store)) != 0)
+	if ((snap = confsnap_acquire(gw)) == NULL)
+		return GW_ERR_INTERNAL;
+	if ((r = breakers_sync(snap)) == 0)
+		r = store_open(snap->cfg->database, &D.store);
+	confsnap_release(snap);
+	if (r != 0)
 		return r;
 	if ((r = store_dlv_recover(D.store, &recovered)) != 0)
 		return r;

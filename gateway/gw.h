@@ -2,8 +2,11 @@
  * gw.h - the daemon's shared context and the seams between its parts.
  *
  * struct gw is built once at start-up (main.c) and is read-only afterwards:
- * every thread may read it without locks.  Per-thread state (a store
- * connection, a schema validation context) lives in struct worker.
+ * every thread may read it without locks, except the configuration, which
+ * a reload replaces: it is read through a reference-counted snapshot
+ * (confsnap.h), and a request keeps the one its headers were checked with.
+ * Per-thread state (a store connection, a schema validation context) lives
+ * in struct worker.
  *
  * Threads (see server.c): io threads run libevent loops that terminate TLS
  * and parse HTTP; worker threads do everything that may take time (XML
@@ -13,6 +16,7 @@
 #ifndef GW_GW_H
 #define GW_GW_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "confsnap.h"
 #include "keys.h"
 
 struct store;
@@ -30,7 +35,9 @@ struct chain_ctx;
 struct crypto_policy;
 
 struct gw {
-	struct config *cfg;
+	pthread_mutex_t conf_mu;	/* confsnap.c */
+	struct confsnap *conf;		/* current; use confsnap_acquire() */
+	uint64_t conf_seq;
 	SSL_CTX *ssl_ctx;		/* server side, BSI TR-02102-2 */
 	X509_STORE *trust;		/* CAs for submission signers */
 	struct keys *sign_key;		/* the gateway's signing key */
@@ -40,6 +47,7 @@ struct gw {
 	struct certcache *ccache;	/* verified paths */
 	struct chain_ctx *chain;	/* trust + revocation policy for signers */
 	struct crypto_policy *policy;	/* algorithm policy for signatures */
+	struct crypto_policy *policy_rsa2048; /* the same, RSA-2048 with a warning */
 	int dev;			/* started with --dev */
 	char spool_dir[512];		/* accepted attachments (docs/attachments.md) */
 	char spool_in[512];		/* spool_dir/incoming: parts being received */
@@ -84,6 +92,10 @@ struct job_req {
 	char path[512];			/* decoded path without query */
 	char query[512];		/* raw query string, may be empty */
 	char content_type[128];
+	/* The configuration snapshot the request was checked with (a counted
+	 * reference, dropped by job_req_free); client points into it. */
+	struct confsnap *snap;		/* NULL before the check */
+	const struct config *cfg;	/* snap->cfg */
 	const struct party *client;	/* authenticated peer; NULL if none */
 	unsigned char *body;		/* the body, or a multipart's XML part */
 	size_t body_len;
@@ -102,6 +114,11 @@ struct job_req {
 	int pre_error;
 	char pre_msg[160];
 };
+
+/* http.c: frees req, its body and its snapshot reference; aborts the
+ * attachment parts still being written and removes spooled files no
+ * accepted message took over (att->kept).  NULL is a no-op. */
+void job_req_free(struct job_req *req);
 
 /* The answer a worker produces; body is malloc'd (may be NULL). */
 struct job_resp {
@@ -150,9 +167,9 @@ void submit_handle(struct worker *w, struct job_req *req, struct job_resp *resp)
 
 /* tls.c */
 int tls_server_ctx(const struct config *cfg, SSL_CTX **out, char *err, size_t errlen);
-/* Maps the verified peer certificate of ssl to a configured party; NULL if
+/* Maps the verified peer certificate of ssl to a party of cfg; NULL if
  * there is none, it did not verify, or it is unknown.  why gets a reason. */
-const struct party *tls_peer_party(const struct gw *gw, SSL *ssl,
+const struct party *tls_peer_party(const struct config *cfg, SSL *ssl,
     char *why, size_t whylen);
 
 /* sealer.c: the audit log sealer thread. */
@@ -166,6 +183,14 @@ int sealer_sign(void *arg, const unsigned char *msg, size_t len,
 /* deliver.c: the push delivery thread. */
 int deliver_start(struct gw *gw);
 void deliver_stop(void);
+
+/* reload.c: the reload thread (SIGHUP, gwctl reload).  listen is the
+ * command line's override (--dev --listen) or NULL; status is the file that
+ * gets each reload's outcome (see reload.c).  Writes generation 0 at once. */
+int reload_start(struct gw *gw, const char *listen, const char *status);
+/* Asks for one reload; async-signal-unsafe, call it from an event loop. */
+void reload_request(void);
+void reload_stop(void);
 
 /* server.c */
 int server_run(struct gw *gw);

@@ -56,6 +56,7 @@
 #include <openssl/crypto.h>
 
 #include "attach.h"
+#include "confsnap.h"
 #include "err.h"
 #include "http.h"
 #include "multipart.h"
@@ -123,6 +124,7 @@ job_req_free(struct job_req *req)
 			free(a->info);
 		}
 	}
+	confsnap_release(req->snap);
 	free(req->body);
 	free(req);
 }

@@ -57,12 +57,6 @@ int http_serve(struct http_server *srv, struct event_base *base,
 void http_server_close_all(struct http_server *srv);
 
 /*
- * Frees a request: aborts attachment parts still being written and removes
- * spooled files no accepted message took over (att->kept).
- */
-void job_req_free(struct job_req *req);
-
-/*
  * Sends resp on c (io thread only).  If the client went away meanwhile the
  * connection is just freed.  After a refused request the connection closes.
  * A resp->stream is taken over (and freed) by this call: it is sent with

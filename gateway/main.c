@@ -2,8 +2,8 @@
  * main.c - gatewayd: start-up, configuration, the shared context, and
  * shutdown.  See README.md for how to run it.
  *
- *   gatewayd --config FILE
- *   gatewayd --dev DIR [--listen HOST:PORT]
+ *   gatewayd --config FILE [--pid-file FILE]
+ *   gatewayd --dev DIR [--listen HOST:PORT] [--pid-file FILE]
  *
  * Everything that can be wrong with the configuration is found here,
  * before the first connection is accepted, and reported in one sentence.
@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,14 +44,20 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: gatewayd --config FILE\n"
-	    "       gatewayd --dev DIR [--listen HOST:PORT]\n"
+	    "usage: gatewayd --config FILE [--pid-file FILE]\n"
+	    "       gatewayd --dev DIR [--listen HOST:PORT] [--pid-file FILE]\n"
 	    "\n"
 	    "  --config FILE    run with the configuration FILE (see profiles/README.md)\n"
 	    "  --dev DIR        development mode: DIR holds a development PKI, a SQLite\n"
 	    "                   database and profiles for portal-1, authority-a and\n"
 	    "                   authority-b; all created on first start\n"
 	    "  --listen H:P     listen address in --dev mode (default 127.0.0.1:8443)\n"
+	    "  --pid-file FILE  where to write the process id (default: gatewayd.pid\n"
+	    "                   next to the database); reload.status in the same\n"
+	    "                   directory gets each reload's outcome (gwctl reload)\n"
+	    "\n"
+	    "SIGHUP (or gwctl reload) reloads the configuration and profiles;\n"
+	    "SIGINT or SIGTERM stop the gateway.\n"
 	    "  --help           this text\n");
 }
 
@@ -100,14 +107,17 @@ load_trust(const char *file, X509_STORE **out)
  * What signer verification needs: the revocation cache (local CRL from the
  * configuration, CRL and OCSP from trusted certificates, refreshed in the
  * background), the path cache, the chain context with the configured
- * revocation policy, and the algorithm policy (strict, RSA-2048 accepted
- * with a warning as DOMAIN.md allows).
+ * revocation policy, and the algorithm policies: strict (RSA at least
+ * 3000 bits) and, for portals whose profile says allow_rsa2048, the same
+ * with RSA-2048 accepted and reported as a warning (DOMAIN.md).  A
+ * portal's own signer_ca and revocation override the gateway's per
+ * submission (submit.c).
  */
 static int
-verify_setup(struct gw *gw, char *err, size_t errlen)
+verify_setup(struct gw *gw, const struct config *c, char *err, size_t errlen)
 {
 	static struct chain_ctx chain;
-	static struct crypto_policy policy;
+	static struct crypto_policy policy, policy2048;
 	struct rev_config rc;
 	enum rev_policy rp;
 	char why[160];
@@ -121,13 +131,13 @@ verify_setup(struct gw *gw, char *err, size_t errlen)
 		    gw_strerror(r));
 		return r;
 	}
-	if (gw->cfg->crl_file[0] &&
-	    (r = rev_cache_add_source(gw->rev, gw->cfg->crl_file)) != 0) {
-		snprintf(err, errlen, "cannot load the CRL %s: %s", gw->cfg->crl_file,
+	if (c->crl_file[0] &&
+	    (r = rev_cache_add_source(gw->rev, c->crl_file)) != 0) {
+		snprintf(err, errlen, "cannot load the CRL %s: %s", c->crl_file,
 		    gw_strerror(r));
 		return r;
 	}
-	if (rev_policy_parse(gw->cfg->revocation, &rp) != 0) {
+	if (rev_policy_parse(c->revocation, &rp) != 0) {
 		snprintf(err, errlen, "revocation must be require, prefer or off");
 		return GW_ERR_CONFIG;
 	}
@@ -142,7 +152,8 @@ verify_setup(struct gw *gw, char *err, size_t errlen)
 	chain.rev = gw->rev;
 	chain.cache = gw->ccache;
 	policy_default(&policy);
-	if (policy_set(&policy, "allow_rsa2048", "yes", why, sizeof(why)) != 0) {
+	policy_default(&policy2048);
+	if (policy_set(&policy2048, "allow_rsa2048", "yes", why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "algorithm policy: %s", why);
 		return GW_ERR_CONFIG;
 	}
@@ -150,13 +161,13 @@ verify_setup(struct gw *gw, char *err, size_t errlen)
 	chain.cert_check_arg = &policy;
 	gw->chain = &chain;
 	gw->policy = &policy;
+	gw->policy_rsa2048 = &policy2048;
 	return 0;
 }
 
 static int
-gw_setup(struct gw *gw, char *err, size_t errlen)
+gw_setup(struct gw *gw, const struct config *c, char *err, size_t errlen)
 {
-	const struct config *c = gw->cfg;
 	int r;
 
 	if ((r = tls_server_ctx(c, &gw->ssl_ctx, err, errlen)) != 0)
@@ -179,7 +190,7 @@ gw_setup(struct gw *gw, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot compile the embedded submission schema");
 		return r;
 	}
-	return verify_setup(gw, err, errlen);
+	return verify_setup(gw, c, err, errlen);
 }
 
 static void
@@ -195,78 +206,7 @@ gw_teardown(struct gw *gw)
 	keys_free(gw->sign_key);
 	X509_STORE_free(gw->trust);
 	SSL_CTX_free(gw->ssl_ctx);
-	config_free(gw->cfg);
-}
-
-static int
-cmpstr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Adds one file (name, length, bytes) to the digest; a missing file too. */
-static void
-digest_file(EVP_MD_CTX *md, const char *path)
-{
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	char hdr[64];
-
-	(void)util_read_file(path, 64u << 20, &buf, &len);
-	snprintf(hdr, sizeof(hdr), "\n%zu\n", len);
-	EVP_DigestUpdate(md, path, strlen(path));
-	EVP_DigestUpdate(md, hdr, strlen(hdr));
-	if (buf)
-		EVP_DigestUpdate(md, buf, len);
-	free(buf);
-}
-
-/*
- * SHA-256 over everything the configuration consists of: the gateway file,
- * every profile (in name order), the trust and client CA files and the
- * signing certificate.  Recorded with gateway.start, so an auditor sees
- * each configuration (and trust store) the gateway ever ran with.
- */
-static void
-config_digest(const struct config *c, char out[65])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char h[32];
-	unsigned int hl = 32;
-	char path[PATH_MAX + 300], *names[1024];
-	struct dirent *de;
-	size_t n = 0, i, l;
-	DIR *d;
-
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		util_strlcpy(out, "unavailable", 65);
-		EVP_MD_CTX_free(md);
-		return;
-	}
-	digest_file(md, c->path);
-	if ((d = opendir(c->profiles_dir)) != NULL) {
-		while ((de = readdir(d)) != NULL && n < 1024) {
-			l = strlen(de->d_name);
-			if (de->d_name[0] != '.' && l > 5 &&
-			    strcmp(de->d_name + l - 5, ".conf") == 0)
-				names[n++] = strdup(de->d_name);
-		}
-		closedir(d);
-	}
-	qsort(names, n, sizeof(names[0]), cmpstr);
-	for (i = 0; i < n; i++) {
-		if (names[i]) {
-			snprintf(path, sizeof(path), "%s/%s", c->profiles_dir, names[i]);
-			digest_file(md, path);
-		}
-		free(names[i]);
-	}
-	digest_file(md, c->trust_ca);
-	digest_file(md, c->client_ca);
-	digest_file(md, c->sign_cert);
-	EVP_DigestFinal_ex(md, h, &hl);
-	EVP_MD_CTX_free(md);
-	util_hex(h, 32, out);
+	confsnap_install(gw, NULL);
 }
 
 /*
@@ -276,17 +216,16 @@ config_digest(const struct config *c, char out[65])
  * an upload): nothing refers to it, so it goes.
  */
 static int
-spool_setup(struct gw *gw, char *err, size_t errlen)
+spool_setup(struct gw *gw, const struct config *cfg, char *err, size_t errlen)
 {
-	char dbdir[512], path[1100];
+	char path[1100];
 	struct store *s = NULL;
 	struct dirent *de;
 	size_t n = 0;
 	DIR *d;
 
-	util_strlcpy(dbdir, gw->cfg->database, sizeof(dbdir));
-	if (snprintf(gw->spool_dir, sizeof(gw->spool_dir), "%s/spool",
-	    dirname(dbdir)) >= (int)sizeof(gw->spool_dir) ||
+	if (util_strlcpy(gw->spool_dir, cfg->spool_dir, sizeof(gw->spool_dir)) >=
+	    sizeof(gw->spool_dir) ||
 	    snprintf(gw->spool_in, sizeof(gw->spool_in), "%s/incoming",
 	    gw->spool_dir) >= (int)sizeof(gw->spool_in)) {
 		snprintf(err, errlen, "the spool directory's path is too long");
@@ -317,7 +256,7 @@ spool_setup(struct gw *gw, char *err, size_t errlen)
 	/* Files of messages whose acceptance never committed (a crash between
 	 * the rename and the commit), or whose purge did not get to unlink. */
 	n = 0;
-	if (store_open(gw->cfg->database, &s) == 0 &&
+	if (store_open(cfg->database, &s) == 0 &&
 	    (d = opendir(gw->spool_dir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (strncmp(de->d_name, "gw-", 3) != 0)
@@ -332,19 +271,17 @@ spool_setup(struct gw *gw, char *err, size_t errlen)
 	if (n > 0)
 		fprintf(stderr, "gatewayd: removed %zu spool file%s no message "
 		    "refers to\n", n, n == 1 ? "" : "s");
-	if (gw->max_submission == 0)
-		gw->max_submission = (uint64_t)2 << 30;
 	return 0;
 }
 
 static void
-audit_lifecycle(const struct config *c, const char *event, const char *detail)
+audit_lifecycle(const char *database, const char *event, const char *detail)
 {
 	struct store_audit ev = { .event = event, .actor = "gateway",
 	    .code = "OK", .detail = detail };
 	struct store *s;
 
-	if (store_open(c->database, &s) == 0) {
+	if (store_open(database, &s) == 0) {
 		(void)store_audit(s, &ev);
 		store_close(s);
 	}
@@ -381,13 +318,64 @@ print_dev_help(const char *argv0, const char *dir, const struct config *c)
 	fflush(stdout);
 }
 
+/*
+ * The pid file (for gwctl reload) and, in its directory, the reload status
+ * file: FILE if given, else gatewayd.pid next to the database.
+ */
+static int
+pid_paths(const char *pidfile, const char *database, char *pid, size_t pidlen,
+    char *status, size_t statuslen)
+{
+	char dir[PATH_MAX];
+	size_t n;
+
+	if (pidfile == NULL) {
+		util_strlcpy(dir, database, sizeof(dir));
+		n = (size_t)snprintf(pid, pidlen, "%s/gatewayd.pid", dirname(dir));
+	} else
+		n = util_strlcpy(pid, pidfile, pidlen);
+	if (n >= pidlen)
+		return GW_ERR_CONFIG;
+	util_strlcpy(dir, pid, sizeof(dir));
+	n = (size_t)snprintf(status, statuslen, "%s/reload.status", dirname(dir));
+	return n < statuslen ? 0 : GW_ERR_CONFIG;
+}
+
+static int
+write_pid(const char *path)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	return util_write_file(path, buf, (size_t)n, 0644);
+}
+
+static int
+load_config(const char *config, const char *dev, const char *listen,
+    struct gw *gw, char *err, size_t errlen)
+{
+	struct config *cfg = NULL;
+	struct confsnap *snap;
+	int r;
+
+	if (dev)
+		r = config_dev(dev, listen, &cfg, err, errlen);
+	else
+		r = config_load(config, &cfg, err, errlen);
+	if (r == 0 && (r = confsnap_new(cfg, &snap)) == 0)
+		confsnap_install(gw, snap);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *config = NULL, *dev = NULL, *listen = NULL;
+	const char *config = NULL, *dev = NULL, *listen = NULL, *pidfile = NULL;
 	struct gw gw;
-	char err[1024] = "", detail[600], digest[65];
-	int i, r;
+	struct confsnap *boot;
+	char err[1024] = "", detail[600], database[512];
+	char pidpath[PATH_MAX], status[PATH_MAX + 16];
+	int i, r, pid_written = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -399,6 +387,8 @@ main(int argc, char **argv)
 			dev = argv[++i];
 		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
 			listen = argv[++i];
+		else if (strcmp(argv[i], "--pid-file") == 0 && i + 1 < argc)
+			pidfile = argv[++i];
 		else {
 			fprintf(stderr, "gatewayd: unknown or incomplete option %s\n", argv[i]);
 			usage(stderr);
@@ -410,7 +400,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* A SIGHUP before the event loop handles it must not stop us. */
+	signal(SIGHUP, SIG_IGN);
 	memset(&gw, 0, sizeof(gw));
+	confsnap_init(&gw);
 	xmlInitParser();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "gatewayd: cannot initialise libcurl\n");
@@ -420,47 +413,61 @@ main(int argc, char **argv)
 		fprintf(stderr, "gatewayd: cannot initialise the crypto libraries\n");
 		return 1;
 	}
-	if (dev)
-		r = config_dev(dev, listen, &gw.cfg, err, sizeof(err));
-	else
-		r = config_load(config, &gw.cfg, err, sizeof(err));
-	if (r != 0) {
+	if ((r = load_config(config, dev, listen, &gw, err, sizeof(err))) != 0) {
 		fprintf(stderr, "gatewayd: %s\n", err[0] ? err : gw_strerror(r));
 		return 1;
 	}
 	gw.dev = dev != NULL;
-	if ((r = gw_setup(&gw, err, sizeof(err))) != 0 ||
-	    (r = spool_setup(&gw, err, sizeof(err))) != 0) {
+	boot = confsnap_acquire(&gw);
+	util_strlcpy(database, boot->cfg->database, sizeof(database));
+	if (pid_paths(pidfile, database, pidpath, sizeof(pidpath), status,
+	    sizeof(status)) != 0) {
+		fprintf(stderr, "gatewayd: the pid file path is too long\n");
+		r = GW_ERR_CONFIG;
+	} else if ((r = gw_setup(&gw, boot->cfg, err, sizeof(err))) != 0 ||
+	    (r = spool_setup(&gw, boot->cfg, err, sizeof(err))) != 0)
 		fprintf(stderr, "gatewayd: %s\n", err[0] ? err : gw_strerror(r));
+	if (r != 0) {
+		confsnap_release(boot);
 		gw_teardown(&gw);
 		return 1;
 	}
-	config_digest(gw.cfg, digest);
 	snprintf(detail, sizeof(detail), "config %.300s, sha256 %s (profiles, "
 	    "trust store and signing certificate included), listen %.100s",
-	    gw.cfg->path, digest, gw.cfg->listen);
-	audit_lifecycle(gw.cfg, "gateway.start", detail);
+	    boot->cfg->path, boot->digest, boot->cfg->listen);
+	audit_lifecycle(database, "gateway.start", detail);
+	if (dev)
+		print_dev_help(argv[0], dev, boot->cfg);
+	confsnap_release(boot);
 	if ((r = sealer_start(&gw)) != 0) {
 		fprintf(stderr, "gatewayd: cannot start the audit log sealer: %s\n",
 		    gw_strerror(r));
 		gw_teardown(&gw);
 		return 1;
 	}
-	if ((r = deliver_start(&gw)) != 0) {
-		fprintf(stderr, "gatewayd: cannot start push delivery: %s\n",
-		    gw_strerror(r));
+	if ((r = deliver_start(&gw)) != 0 ||
+	    (r = reload_start(&gw, dev ? listen : NULL, status)) != 0) {
+		fprintf(stderr, "gatewayd: cannot start push delivery or the "
+		    "reload thread: %s\n", gw_strerror(r));
+		reload_stop();
 		deliver_stop();
 		sealer_stop();
 		gw_teardown(&gw);
 		return 1;
 	}
-	if (dev)
-		print_dev_help(argv[0], dev, gw.cfg);
+	if (write_pid(pidpath) != 0)
+		fprintf(stderr, "gatewayd: cannot write the pid file %s: %s "
+		    "(gwctl reload needs it)\n", pidpath, strerror(errno));
+	else
+		pid_written = 1;
 	r = server_run(&gw);
+	reload_stop();
 	deliver_stop();
 	sealer_stop();
-	audit_lifecycle(gw.cfg, "gateway.stop", r == 0 ? "clean" : gw_strerror(r));
+	audit_lifecycle(database, "gateway.stop", r == 0 ? "clean" : gw_strerror(r));
 	sealer_final(&gw);
+	if (pid_written)
+		unlink(pidpath);
 	gw_teardown(&gw);
 	xmldsig_global_cleanup();
 	return r == 0 ? 0 : 1;

@@ -11,6 +11,7 @@
  * profile's retention are deleted, each with its audit event.
  *
  * Owns its own store connection.  The signature goes through keys_sign().
+ * Each retention run uses the configuration snapshot current at its start.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ static struct {
 	int stop;
 	int running;
 	struct gw *gw;
+	char database[512];
 	char key_sha256[65];
 } L = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
@@ -61,12 +63,16 @@ seal_now(struct store *s)
 static void
 purge_now(struct store *s)
 {
-	const struct config *c = L.gw->cfg;
+	struct confsnap *snap = confsnap_acquire(L.gw);
+	const struct config *c;
 	const struct party *p;
 	int64_t now = util_now_ms();
 	size_t i;
 	int r;
 
+	if (snap == NULL)
+		return;
+	c = snap->cfg;
 	for (i = 0; i < c->nparties; i++) {
 		p = &c->parties[i];
 		if (p->kind != PARTY_AUTHORITY)
@@ -78,6 +84,7 @@ purge_now(struct store *s)
 			fprintf(stderr, "gatewayd: retention for %s failed: %s\n",
 			    p->id, gw_strerror(r));
 	}
+	confsnap_release(snap);
 }
 
 /* Messages not delivered before their ObsoleteAfter expire, each with
@@ -122,13 +129,18 @@ sealer_main(void *arg)
 int
 sealer_start(struct gw *gw)
 {
+	struct confsnap *snap;
 	struct store *s;
 	int r;
 
+	if ((snap = confsnap_acquire(gw)) == NULL)
+		return GW_ERR_INTERNAL;
+	util_strlcpy(L.database, snap->cfg->database, sizeof(L.database));
+	confsnap_release(snap);
 	L.gw = gw;
 	if ((r = pki_cert_fingerprint(gw->sign_cert, L.key_sha256)) != 0)
 		return r;
-	if ((r = store_open(gw->cfg->database, &s)) != 0)
+	if ((r = store_open(L.database, &s)) != 0)
 		return r;
 	seal_now(s);		/* what a crash left unsealed */
 	purge_now(s);
@@ -159,7 +171,8 @@ sealer_final(struct gw *gw)
 {
 	struct store *s;
 
-	if (L.gw == NULL || store_open(gw->cfg->database, &s) != 0)
+	(void)gw;
+	if (L.gw == NULL || store_open(L.database, &s) != 0)
 		return;
 	server_flush_refusals(s);
 	seal_now(s);

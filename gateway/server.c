@@ -19,6 +19,12 @@
  * the connection struct until http_respond() arrives, then frees it.
  *
  * Overload: more than max_pending queued jobs answers 503 at once.
+ *
+ * Configuration: check_cb takes a reference to the current snapshot for
+ * each request (req->snap), so a reload never changes the configuration
+ * under a request; the listen address, thread counts and limits are read
+ * once at start (a reload may not change them, confsnap_fixed_diff).
+ * SIGHUP on the first io thread's loop asks reload.c for a reload.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -71,6 +77,9 @@ static struct {
 	int nio;
 	pthread_t *workers;
 	int nworkers;
+	char database[512];		/* from the configuration at start */
+	char listen[128];
+	size_t max_body;
 	unsigned long overloaded;	/* 503s not yet written to the audit log */
 	unsigned long refused;		/* unknown clients not yet audited */
 	char refused_why[200];		/* the last reason among them */
@@ -121,9 +130,9 @@ worker_main(void *arg)
 
 	memset(&w, 0, sizeof(w));
 	w.gw = arg;
-	if ((r = store_open(w.gw->cfg->database, &w.store)) != 0) {
+	if ((r = store_open(S.database, &w.store)) != 0) {
 		fprintf(stderr, "gatewayd: worker: cannot open store %s: %s\n",
-		    w.gw->cfg->database, gw_strerror(r));
+		    S.database, gw_strerror(r));
 		exit(1);
 	}
 	if ((w.schema_vctx = xmlSchemaNewValidCtxt(w.gw->submission_schema)) == NULL) {
@@ -160,10 +169,10 @@ worker_main(void *arg)
 }
 
 static int
-enqueue(struct job *j)
+enqueue(struct job *j, int max_pending)
 {
 	pthread_mutex_lock(&S.mu);
-	if (S.pending >= S.gw->cfg->max_pending || S.stopping) {
+	if (S.pending >= max_pending || S.stopping) {
 		S.overloaded++;
 		pthread_mutex_unlock(&S.mu);
 		return GW_ERR_OVERLOADED;
@@ -212,14 +221,22 @@ check_cb(struct http_conn *c, struct job_req *req, void *arg, char *why,
 	(void)arg;
 	if (req->method == HTTP_GET && strcmp(req->path, "/healthz") == 0)
 		return 0;
-	req->client = tls_peer_party(S.gw, http_ssl(c), why, whylen);
+	if (req->snap == NULL) {
+		if ((req->snap = confsnap_acquire(S.gw)) == NULL)
+			return GW_ERR_INTERNAL;
+		req->cfg = req->snap->cfg;
+	}
+	req->client = tls_peer_party(req->cfg, http_ssl(c), why, whylen);
 	if (req->client == NULL)
 		return GW_ERR_UNAUTHENTICATED;
-	/* Only a portal's submission may be multipart (attachments). */
+	/* Only a portal's submission may be multipart (attachments), up to
+	 * the gateway's max_submission and the portal's max_size. */
 	if (req->method == HTTP_POST && strcmp(req->path, "/v1/submissions") == 0 &&
 	    req->client->kind == PARTY_PORTAL) {
 		req->multipart_ok = 1;
-		req->body_limit = S.gw->max_submission;
+		req->body_limit = req->cfg->max_submission;
+		if (req->client->max_size > 0 && req->client->max_size < req->body_limit)
+			req->body_limit = req->client->max_size;
 	}
 	return 0;
 }
@@ -253,7 +270,9 @@ static void
 request_cb(struct http_conn *c, struct job_req *req, void *arg)
 {
 	struct iothread *io = arg;
+	struct confsnap *cur;
 	struct job *j;
+	int max_pending;
 
 	if (!req->pre_error && req->method == HTTP_GET &&
 	    strcmp(req->path, "/healthz") == 0) {
@@ -278,7 +297,17 @@ request_cb(struct http_conn *c, struct job_req *req, void *arg)
 	j->conn = c;
 	j->base = io->base;
 	j->in = req;
-	if (enqueue(j) != 0) {
+	/* max_pending may change with a reload: the request's own, or the
+	 * current one for a request refused before its check */
+	if ((cur = req->snap) == NULL && (cur = confsnap_acquire(S.gw)) == NULL) {
+		reply_now(c, 0, NULL, NULL, GW_ERR_INTERNAL);
+		job_free(j);
+		return;
+	}
+	max_pending = cur->cfg->max_pending;
+	if (cur != req->snap)
+		confsnap_release(cur);
+	if (enqueue(j, max_pending) != 0) {
 		reply_now(c, 0, NULL, NULL, GW_ERR_OVERLOADED);
 		job_free(j);
 	}
@@ -347,7 +376,7 @@ io_setup(struct iothread *io)
 {
 	int fd, r;
 
-	if ((r = listen_socket(S.gw->cfg->listen, &fd)) != 0)
+	if ((r = listen_socket(S.listen, &fd)) != 0)
 		return r;
 	if ((io->base = event_base_new()) == NULL) {
 		close(fd);
@@ -355,7 +384,7 @@ io_setup(struct iothread *io)
 	}
 	io->lim.max_header_bytes = 16384;
 	io->lim.max_headers = 100;
-	io->lim.max_body = S.gw->cfg->max_body;
+	io->lim.max_body = S.max_body;
 	io->lim.spool_dir = S.gw->spool_in;
 	io->lim.idle_timeout = 60;
 	io->listener = evconnlistener_new(io->base, accept_cb, io,
@@ -372,6 +401,10 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
+	if (sig == SIGHUP) {
+		reload_request();
+		return;
+	}
 	fprintf(stderr, "gatewayd: signal %d, stopping\n", (int)sig);
 	server_stop();
 }
@@ -393,13 +426,20 @@ server_stop(void)
 int
 server_run(struct gw *gw)
 {
-	struct event *sigint = NULL, *sigterm = NULL;
+	struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL;
+	struct confsnap *boot;
 	int i, r = GW_ERR_INTERNAL;
 
 	S.gw = gw;
-	S.nio = gw->cfg->io_threads > 0 ? gw->cfg->io_threads : 1;
-	S.nworkers = gw->cfg->threads > 0 ? gw->cfg->threads :
+	if ((boot = confsnap_acquire(gw)) == NULL)
+		return GW_ERR_INTERNAL;
+	util_strlcpy(S.database, boot->cfg->database, sizeof(S.database));
+	util_strlcpy(S.listen, boot->cfg->listen, sizeof(S.listen));
+	S.max_body = boot->cfg->max_body;
+	S.nio = boot->cfg->io_threads > 0 ? boot->cfg->io_threads : 1;
+	S.nworkers = boot->cfg->threads > 0 ? boot->cfg->threads :
 	    (int)sysconf(_SC_NPROCESSORS_ONLN);
+	confsnap_release(boot);
 	if (S.nworkers < 1)
 		S.nworkers = 1;
 	if ((S.io = calloc((size_t)S.nio, sizeof(*S.io))) == NULL ||
@@ -408,14 +448,16 @@ server_run(struct gw *gw)
 	for (i = 0; i < S.nio; i++)
 		if ((r = io_setup(&S.io[i])) != 0) {
 			fprintf(stderr, "gatewayd: cannot listen on %s: %s\n",
-			    gw->cfg->listen, strerror(errno));
+			    S.listen, strerror(errno));
 			return r;
 		}
 	signal(SIGPIPE, SIG_IGN);
 	sigint = evsignal_new(S.io[0].base, SIGINT, signal_cb, NULL);
 	sigterm = evsignal_new(S.io[0].base, SIGTERM, signal_cb, NULL);
+	sighup = evsignal_new(S.io[0].base, SIGHUP, signal_cb, NULL);
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
+	event_add(sighup, NULL);
 	for (i = 0; i < S.nworkers; i++)
 		if (pthread_create(&S.workers[i], NULL, worker_main, gw) != 0)
 			return GW_ERR_INTERNAL;
@@ -423,7 +465,7 @@ server_run(struct gw *gw)
 		if (pthread_create(&S.io[i].tid, NULL, io_main, &S.io[i]) != 0)
 			return GW_ERR_INTERNAL;
 	fprintf(stderr, "gatewayd: listening on https://%s (%d io thread%s, "
-	    "%d workers)\n", gw->cfg->listen, S.nio, S.nio > 1 ? "s" : "",
+	    "%d workers)\n", S.listen, S.nio, S.nio > 1 ? "s" : "",
 	    S.nworkers);
 	event_base_dispatch(S.io[0].base);
 
@@ -440,6 +482,7 @@ server_run(struct gw *gw)
 	}
 	event_free(sigint);
 	event_free(sigterm);
+	event_free(sighup);
 	for (i = 0; i < S.nio; i++) {
 		evconnlistener_free(S.io[i].listener);
 		event_base_free(S.io[i].base);

@@ -41,6 +41,7 @@
 
 #include "attach.h"
 #include "chain.h"
+#include "cms.h"
 #include "err.h"
 #include "gw.h"
 #include "inspect.h"
@@ -68,6 +69,8 @@ struct meta {
 	struct store_att atts[GW_MAX_ATTACH];	/* the signed list */
 	size_t natts;
 	uint64_t att_bytes;			/* sum of their sizes */
+	struct cms_result *cms;			/* per attachment; NULL: no .p7s */
+	size_t cms_covers[GW_MAX_ATTACH];	/* the attachment it signs */
 };
 
 static xmlNodePtr
@@ -315,16 +318,113 @@ drop_atts(struct meta *m)
 			(void)unlink(m->atts[i].path);
 }
 
+static int
+is_p7s(const struct store_att *a)
+{
+	size_t n = strlen(a->filename);
+
+	return strcasecmp(a->content_type, "application/pkcs7-signature") == 0 ||
+	    strcasecmp(a->content_type, "application/x-pkcs7-signature") == 0 ||
+	    (n > 4 && strcasecmp(a->filename + n - 4, ".p7s") == 0);
+}
+
+/* Reads a small spooled part (a .p7s) back into memory, at most max. */
+static int
+read_part(const struct job_att *p, size_t max, unsigned char **out, size_t *len)
+{
+	unsigned char *buf;
+	BIO *b = NULL;
+	int r, n;
+
+	*out = NULL;
+	if (p->info->plain_size > max)
+		return GW_ERR_TOO_LARGE;
+	if ((buf = malloc((size_t)p->info->plain_size + 1)) == NULL)
+		return GW_ERR_NOMEM;
+	if ((r = attach_spool_bio(p->info->path, p->info->key, &b)) != 0) {
+		free(buf);
+		return r;
+	}
+	*len = 0;
+	while ((n = BIO_read(b, buf + *len, (int)(p->info->plain_size + 1 - *len))) > 0)
+		*len += (size_t)n;
+	r = attach_spool_bio_failed(b) || *len != p->info->plain_size ?
+	    GW_ERR_IO : 0;
+	BIO_free(b);
+	if (r != 0)
+		free(buf);
+	else
+		*out = buf;
+	return r;
+}
+
+/*
+ * Detached CMS signatures (CAdES-BES) that come as attachments: "x.p7s"
+ * (or a part of type application/pkcs7-signature) signs the attachment
+ * named "x".  Each is verified with the portal's trust profile (path,
+ * revocation, algorithm policy, signing time) over the other part, read
+ * back from the spool while its key is still known; every signer goes
+ * into the inspection report.  An invalid one refuses the submission.
+ */
+static int
+check_cms(struct job_req *req, struct meta *m, const struct chain_ctx *trust,
+    const struct crypto_policy *pol, char *why, size_t whylen)
+{
+	unsigned char *p7s = NULL;
+	size_t i, j, len, n;
+	BIO *data = NULL;
+	int r = 0;
+
+	for (i = 0; i < m->natts && r == 0; i++) {
+		if (!is_p7s(&m->atts[i]))
+			continue;
+		n = strlen(m->atts[i].filename);
+		for (j = 0; j < m->natts; j++)
+			if (j != i && n > 4 && strlen(m->atts[j].filename) == n - 4 &&
+			    strncmp(m->atts[j].filename, m->atts[i].filename, n - 4) == 0)
+				break;
+		if (j == m->natts) {
+			snprintf(why, whylen, "signature %s: there is no attachment "
+			    "named %.*s for it", m->atts[i].filename,
+			    (int)(n > 4 ? n - 4 : n), m->atts[i].filename);
+			return GW_ERR_ATTACHMENT;
+		}
+		if (m->cms == NULL &&
+		    (m->cms = calloc(GW_MAX_ATTACH, sizeof(*m->cms))) == NULL)
+			return GW_ERR_NOMEM;
+		m->cms_covers[i] = j;
+		if ((r = read_part(&req->atts[i], CMS_MAX_P7S, &p7s, &len)) != 0 ||
+		    (r = attach_spool_bio(req->atts[j].info->path,
+		    req->atts[j].info->key, &data)) != 0) {
+			snprintf(why, whylen, "signature %s cannot be read%s",
+			    m->atts[i].filename, r == GW_ERR_TOO_LARGE ?
+			    " (larger than 1 MiB)" : "");
+			break;
+		}
+		r = cms_verify_detached_chain(data, p7s, len, trust, 0, pol,
+		    &m->cms[i], NULL);
+		if (attach_spool_bio_failed(data))
+			r = GW_ERR_IO;
+		if (r != 0)
+			snprintf(why, whylen, "the CMS signature %s over %s: %s%s%.80s",
+			    m->atts[i].filename, m->atts[j].filename, gw_strerror(r),
+			    m->cms[i].nsigners && m->cms[i].signers[0].chain_error[0] ?
+			    "; " : "", m->cms[i].nsigners ?
+			    m->cms[i].signers[0].chain_error : "");
+		BIO_free(data);
+		data = NULL;
+		free(p7s);
+		p7s = NULL;
+	}
+	free(p7s);
+	return r;
+}
+
 /* The reader's encryption certificates valid now (two during a rollover). */
 static size_t
 reader_certs(const struct party *p, X509 **out, size_t max)
 {
-	if (max == 0 || p->enc_cert == NULL ||
-	    X509_cmp_current_time(X509_get0_notAfter(p->enc_cert)) <= 0 ||
-	    X509_cmp_current_time(X509_get0_notBefore(p->enc_cert)) >= 0)
-		return 0;
-	out[0] = p->enc_cert;
-	return 1;
+	return config_enc_certs_valid(p, time(NULL), out, max);
 }
 
 static void
@@ -390,9 +490,10 @@ replay(struct worker *w, const struct job_req *req, struct job_resp *resp,
 	return 1;
 }
 
-/* Step 5: every reader is a known authority the portal may submit to. */
+/* Step 5: every reader is a known authority the portal may submit to
+ * (in the request's configuration snapshot, like its client). */
 static int
-check_readers(const struct gw *gw, const struct job_req *req,
+check_readers(const struct job_req *req,
     const struct meta *m, const struct party **out, char *why, size_t whylen)
 {
 	const struct party *p, *portal = req->client;
@@ -406,15 +507,16 @@ check_readers(const struct gw *gw, const struct job_req *req,
 				    m->readers[i]);
 				return GW_ERR_INVALID;
 			}
-		p = config_party(gw->cfg, m->readers[i]);
+		p = config_party(req->cfg, m->readers[i]);
 		if (p == NULL || p->kind != PARTY_AUTHORITY) {
 			snprintf(why, whylen, "reader %s is not a known authority",
 			    m->readers[i]);
 			return GW_ERR_UNKNOWN_READER;
 		}
-		if (!config_may_submit(gw->cfg, portal, p, m->service)) {
-			snprintf(why, whylen, "portal %s may not submit service %.100s "
-			    "to %s", portal->id, m->service, p->id);
+		if (!config_may_submit2(req->cfg, portal, p, m->service, m->scenario)) {
+			snprintf(why, whylen, "portal %s may not submit service "
+			    "%.80s, scenario %.40s, to %s", portal->id, m->service,
+			    m->scenario, p->id);
 			return GW_ERR_UNKNOWN_READER;
 		}
 		/* Checked again at use: a daemon runs longer than a certificate
@@ -458,6 +560,29 @@ fill_msg(struct store_msg *sm, const struct job_req *req, const struct meta *m,
 }
 
 /*
+ * The portal's trust profile (profiles/README.md): its own signer CAs
+ * instead of the gateway's trust_ca, its own revocation policy, and the
+ * algorithm policy with or without RSA-2048; the rest (revocation sources,
+ * path cache) is the gateway's.
+ */
+static void
+portal_trust(const struct gw *gw, const struct party *portal,
+    struct chain_ctx *ctx, struct crypto_policy **pol)
+{
+	enum rev_policy rp;
+
+	*ctx = *gw->chain;
+	*pol = portal->allow_rsa2048 ? gw->policy_rsa2048 : gw->policy;
+	ctx->cert_check_arg = *pol;
+	if (portal->signer_store) {
+		ctx->trust = portal->signer_store;
+		ctx->trust_gen = portal->signer_gen;
+	}
+	if (portal->revocation[0] && rev_policy_parse(portal->revocation, &rp) == 0)
+		ctx->revocation = rp;
+}
+
+/*
  * The full inspection report of the verified signature, as gwctl verify
  * builds it but with the revocation answers of the path (issue 3): into
  * sm->report (malloc'd; the caller frees it once the store has it), for
@@ -465,19 +590,26 @@ fill_msg(struct store_msg *sm, const struct job_req *req, const struct meta *m,
  * answer under "prefer", RSA-2048 allowed) are in it as <Warning>.
  */
 static int
-inspect_msg(const struct gw *gw, const struct dsig_info *info,
-    const struct chain_report *path, struct store_msg *sm)
+inspect_msg(const struct crypto_policy *pol, const struct dsig_info *info,
+    const struct chain_report *path, const struct meta *m,
+    struct store_msg *sm)
 {
 	struct inspect_report *rep = NULL;
 	struct inspect_sig *sig = NULL;
+	size_t i;
 	int r;
 
-	if ((r = inspect_new(info->checked_at, gw->policy, &rep)) != 0 ||
+	if ((r = inspect_new(info->checked_at, pol, &rep)) != 0 ||
 	    (r = inspect_fill_dsig(rep, info, 0, &sig)) != 0)
 		goto out;
 	/* A path longer than INSPECT_MAX_CERTS is reported up to there. */
 	if ((r = inspect_fill_chain(sig, path)) != 0 && r != GW_ERR_TOO_LARGE)
 		goto out;
+	for (i = 0; m->cms && i < m->natts; i++)
+		if (m->cms[i].nsigners > 0 &&
+		    (r = inspect_fill_cms(rep, &m->cms[i],
+		    m->atts[m->cms_covers[i]].filename)) != 0)
+			goto out;
 	r = inspect_to_xml(rep, &sm->report, &sm->report_len);
  out:
 	inspect_free(rep);
@@ -627,7 +759,8 @@ accept_msg(struct worker *w, struct store_msg *sm, struct meta *m,
  * let them through.
  */
 static int
-signer_allowed(const struct gw *gw, X509 *signer, char *why, size_t whylen)
+signer_allowed(const struct gw *gw, const struct config *cfg,
+    const struct party *portal, X509 *signer, char *why, size_t whylen)
 {
 	const struct party *p;
 	char fpr[65];
@@ -640,10 +773,15 @@ signer_allowed(const struct gw *gw, X509 *signer, char *why, size_t whylen)
 		return GW_ERR_CERT_USAGE;
 	}
 	if (pki_cert_fingerprint(signer, fpr) == 0 &&
-	    (p = config_party_by_fpr(gw->cfg, fpr)) != NULL &&
+	    (p = config_party_by_fpr(cfg, fpr)) != NULL &&
 	    p->kind == PARTY_AUTHORITY) {
 		snprintf(why, whylen, "the certificate of authority %s cannot sign "
 		    "a portal's submission", p->id);
+		return GW_ERR_CERT_USAGE;
+	}
+	if (!config_signer_eku_ok(portal, signer)) {
+		snprintf(why, whylen, "the signer certificate has none of the "
+		    "extended key usages portal %s requires (signer_eku)", portal->id);
 		return GW_ERR_CERT_USAGE;
 	}
 	return 0;
@@ -661,6 +799,8 @@ void
 submit_handle(struct worker *w, struct job_req *req, struct job_resp *resp)
 {
 	const struct party *readers[MAX_READERS];
+	struct crypto_policy *pol;
+	struct chain_ctx trust;
 	struct dsig_info info;
 	struct chain_report report;
 	struct store_msg sm;
@@ -700,7 +840,8 @@ submit_handle(struct worker *w, struct job_req *req, struct job_resp *resp)
 	}
 	/* Verify before looking at the MessageID: an unsigned document must
 	 * not learn whether an id exists, nor leave events on its trail. */
-	if ((r = xmldsig_verify_chain(doc, w->gw->chain, 0, w->gw->policy, &info,
+	portal_trust(w->gw, req->client, &trust, &pol);
+	if ((r = xmldsig_verify_chain(doc, &trust, 0, pol, &info,
 	    &report)) != 0) {
 		/* "require" without an answer is not "untrusted": say so */
 		if (report.reason && strcmp(report.reason, "revocation-unavailable") == 0)
@@ -711,16 +852,18 @@ submit_handle(struct worker *w, struct job_req *req, struct job_resp *resp)
 		    report.detail[0] ? report.detail : info.chain_error);
 		goto reject;
 	}
-	if ((r = signer_allowed(w->gw, info.signer, why, sizeof(why))) != 0)
+	if ((r = signer_allowed(w->gw, req->cfg, req->client, info.signer, why,
+	    sizeof(why))) != 0)
 		goto reject;
 	if (replay(w, req, resp, &m, sha))
 		goto out;
-	if ((r = check_readers(w->gw, req, &m, readers, why, sizeof(why))) != 0)
+	if ((r = check_readers(req, &m, readers, why, sizeof(why))) != 0)
 		goto reject;
-	if ((r = match_atts(req, &m, why, sizeof(why))) != 0)
+	if ((r = match_atts(req, &m, why, sizeof(why))) != 0 ||
+	    (r = check_cms(req, &m, &trust, pol, why, sizeof(why))) != 0)
 		goto reject;
 	fill_msg(&sm, req, &m, &info, sha);
-	if ((r = inspect_msg(w->gw, &info, &report, &sm)) == 0)
+	if ((r = inspect_msg(pol, &info, &report, &m, &sm)) == 0)
 		r = accept_msg(w, &sm, &m, readers, req, resp);
 	free(sm.report);
 	if (r == GW_ERR_DUPLICATE && replay(w, req, resp, &m, sha))
@@ -734,6 +877,7 @@ submit_handle(struct worker *w, struct job_req *req, struct job_resp *resp)
  reject:
 	api_reject(w, req, resp, "submission.rejected", NULL, r, why[0] ? why : NULL);
  out:
+	free(m.cms);
 	X509_free(info.signer);
 	xmlFreeDoc(doc);
 }

@@ -114,7 +114,7 @@ tls_server_ctx(const struct config *cfg, SSL_CTX **out, char *err, size_t errlen
 }
 
 const struct party *
-tls_peer_party(const struct gw *gw, SSL *ssl, char *why, size_t whylen)
+tls_peer_party(const struct config *cfg, SSL *ssl, char *why, size_t whylen)
 {
 	const struct party *p;
 	X509 *peer;
@@ -134,7 +134,7 @@ tls_peer_party(const struct gw *gw, SSL *ssl, char *why, size_t whylen)
 		snprintf(why, whylen, "client certificate unreadable");
 		return NULL;
 	}
-	if ((p = config_party_by_fpr(gw->cfg, fpr)) == NULL) {
+	if ((p = config_party_by_fpr(cfg, fpr)) == NULL) {
 		snprintf(why, whylen, "client certificate %.16s... belongs to no "
 		    "configured portal or authority", fpr);
 		return NULL;

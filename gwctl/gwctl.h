@@ -175,6 +175,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_authority(int argc, char **argv);
 int cmd_profiles(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 
 /* ---- cmd_decrypt.c, shared with cmd_authority.c ---- */
 

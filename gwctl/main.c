@@ -31,6 +31,7 @@ static const struct command {
 	{ "verify", cmd_verify, "check signatures offline, print the report" },
 	{ "authority", cmd_authority, "authority serve: receive pushed messages" },
 	{ "profiles", cmd_profiles, "profiles check DIR: every configuration problem" },
+	{ "reload", cmd_reload, "make the running gatewayd reload its configuration" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -40,6 +40,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1322,6 +1323,27 @@ eku_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
 	return 0;
 }
 
+/*
+ * The portal's signer CAs as a trust store of their own: its submissions
+ * must chain to one of them (intermediates may come with the message).
+ * Each store gets a generation no other store had, so that the path cache
+ * (keyed by store and generation) never mixes two portals' results.
+ */
+static int
+signer_store(struct party *p)
+{
+	static atomic_ulong gen;
+	size_t i;
+
+	if ((p->signer_store = X509_STORE_new()) == NULL)
+		return GW_ERR_NOMEM;
+	for (i = 0; i < p->nsigner_cas; i++)
+		if (X509_STORE_add_cert(p->signer_store, p->signer_cas[i]) != 1)
+			return GW_ERR_NOMEM;
+	p->signer_gen = (1UL << 20) + atomic_fetch_add(&gen, 1);
+	return 0;
+}
+
 static int
 portal_apply(struct cfgctx *x, const struct kvfile *f, struct party *p,
     struct pinfo *pi)
@@ -1333,9 +1355,12 @@ portal_apply(struct cfgctx *x, const struct kvfile *f, struct party *p,
 		pi->readers_line = kv->line;
 		STEP(x, r, parse_list(x, f, kv, LIST_ID, &p->readers, &p->nreaders));
 	}
-	if ((kv = kv_find(f, "signer_ca")) != NULL)
+	if ((kv = kv_find(f, "signer_ca")) != NULL) {
 		STEP(x, r, cafile_apply(x, f, kv, p->signer_ca,
 		    sizeof(p->signer_ca), &p->signer_cas, &p->nsigner_cas));
+		if (r == 0 && p->nsigner_cas > 0)
+			r = signer_store(p);
+	}
 	if ((kv = kv_find(f, "revocation")) != NULL) {
 		if (revocation_valid(kv->value))
 			util_strlcpy(p->revocation, kv->value, sizeof(p->revocation));
@@ -1441,8 +1466,7 @@ profile_limits(struct cfgctx *x, const struct config *c,
 		STEP(x, r, parse_list(x, f, kv, LIST_URI, &p->services,
 		    &p->nservices));
 	}
-	p->max_size = p->kind == PARTY_PORTAL ? (size_t)c->max_submission :
-	    c->max_body;
+	p->max_size = (size_t)c->max_submission;	/* attachments included */
 	if ((kv = kv_find(f, "max_size")) != NULL) {
 		e = size_value(x, f, kv, CONFIG_MAX_SUBMISSION, &size);
 		if (e == 0)
@@ -1769,6 +1793,7 @@ party_clear(struct party *p)
 	certv_free(p->enc_certs, p->nenc_certs);	/* enc_cert is one of them */
 	X509_free(p->receipt_cert);
 	certv_free(p->signer_cas, p->nsigner_cas);
+	X509_STORE_free(p->signer_store);
 	strv_free(p->services, p->nservices);
 	strv_free(p->scenarios, p->nscenarios);
 	strv_free(p->readers, p->nreaders);
@@ -1824,7 +1849,7 @@ static const char dev_portal[] =
     "delivery = pull\n"							\
     "encryption_cert = ../" id ".pem\n"					\
     "# services = urn:gatewayd:service:example   (left out: any service)\n" \
-    "max_size = 16M\n"							\
+    "max_size = 2G\n"							\
     "# retention = 365   (days a delivered message body is kept)\n"
 
 static int

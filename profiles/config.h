@@ -60,6 +60,8 @@ struct party {
 				 * "" = the gateway's trust_ca */
 	X509 **signer_cas;	/* the certificates of that file */
 	size_t nsigner_cas;
+	X509_STORE *signer_store; /* them as the trust anchors, or NULL */
+	unsigned long signer_gen; /* unique per store (path cache key) */
 	char revocation[16];	/* require, prefer, off; "" = the gateway's */
 	char **signer_eku;	/* dotted OIDs, the signer needs one; none = any */
 	size_t nsigner_eku;

@@ -136,6 +136,49 @@ code=$(as portal-1 -o "$T/bnd.out" -w '%{http_code}' \
 expect_eq "multipart without a boundary: 400" 400 "$code"
 check "nothing left in spool/incoming after the refusals" spool_in_empty
 
+# Detached CMS signatures (CAdES-BES) as attachments: "x.p7s" signs "x".
+head -c 50000 /dev/urandom >"$T/bescheid.pdf"
+openssl cms -sign -binary -cades -md sha256 -in "$T/bescheid.pdf" -signer "$DEV/portal-1.pem" \
+	-inkey "$DEV/portal-1.key" -outform DER -out "$T/bescheid.pdf.p7s" || fail "openssl cms -sign"
+cms_submit() {	# NAME ID FILES...: signed submission listing FILES, posted; prints the status
+	local name=$1 msgid=$2; shift 2
+	local args=() f
+	for f in "$@"; do args+=(--attach "$f"); done
+	"$GWCTL" sample --to authority-a --id "$msgid" "${args[@]}" >"$T/$name.u.xml" &&
+	"$GWCTL" sign --key "$DEV/portal-1.key" --cert "$DEV/portal-1.pem" "$T/$name.u.xml" >"$T/$name.xml" ||
+		{ echo 000; return; }
+	args=(-F "s=@$T/$name.xml;type=application/xml")
+	local i=1
+	for f in "$@"; do args+=(-F "att-$i=@$f"); i=$((i + 1)); done
+	as portal-1 -o "$T/$name.out" -w '%{http_code}' "${args[@]}" "$URL/v1/submissions"
+}
+expect_eq "a PDF with its detached CMS signature: 202" 202 \
+	"$(cms_submit cms CMS-1 "$T/bescheid.pdf" "$T/bescheid.pdf.p7s")"
+cid=$(xpath "$T/cms.out" "string(//*[local-name()='MessageID'])")
+as authority-a -o "$T/cms-env.xml" "$URL/v1/mailbox/$cid"
+"$GWCTL" decrypt --key "$DEV/authority-a.key" --out "$T/cms-out" "$T/cms-env.xml" >/dev/null 2>&1
+if [ -d "$ROOT/tests/interop/node_modules/xml-encryption" ] && command -v node >/dev/null; then
+	node "$ROOT/tests/interop/decrypt.js" "$DEV/authority-a.key" "$T/cms-env.xml" >"$T/cms-container.xml" ||
+		fail "decrypt the container"
+	expect_eq "the container's inspection report has the CMS signer over bescheid.pdf" bescheid.pdf \
+		"$(xpath "$T/cms-container.xml" "string(//*[local-name()='Signature'][@kind='cms']/@covers)")"
+	expect_eq "... with a valid signature" ok \
+		"$(xpath "$T/cms-container.xml" "string(//*[local-name()='Signature'][@kind='cms']//*[local-name()='MathResult'])")"
+fi
+head -c 50000 /dev/urandom >"$T/other.pdf"
+openssl cms -sign -binary -md sha256 -in "$T/other.pdf" -signer "$DEV/portal-1.pem" \
+	-inkey "$DEV/portal-1.key" -outform DER -out "$T/forged.p7s"
+mkdir -p "$T/forged" && cp "$T/bescheid.pdf" "$T/forged/" && cp "$T/forged.p7s" "$T/forged/bescheid.pdf.p7s"
+expect_eq "a .p7s that signs other bytes: 422" 422 \
+	"$(cms_submit forged CMS-2 "$T/forged/bescheid.pdf" "$T/forged/bescheid.pdf.p7s")"
+check "... naming the signature" grep -q "bescheid.pdf.p7s" "$T/forged.out"
+mkdir -p "$T/lonely" && cp "$T/forged.p7s" "$T/lonely/antwort.pdf.p7s"
+expect_eq "a .p7s without the attachment it signs: 422" 422 \
+	"$(cms_submit lonely CMS-3 "$T/lonely/antwort.pdf.p7s")"
+expect_eq "... ATTACHMENT_MISMATCH" ATTACHMENT_MISMATCH \
+	"$(xpath "$T/lonely.out" "string(//*[local-name()='Code'])")"
+check "nothing left in spool/incoming after the CMS checks" spool_in_empty
+
 # A client that stops sending half-way leaves nothing behind.
 head -c 40000000 /dev/zero >"$T/big.bin"
 signed_with big ATT-5 "$T/big.bin:att-1:application/octet-stream"

@@ -88,7 +88,7 @@ expect_eq "submit: --attach for a document without a list: usage error" 2 $?
 
 # ---- with the gateway: submit, fetch, decrypt ----
 start_gw
-# room for the 64 MiB attachment below (the default is 16M)
+# a limit of its own for this authority (the default is max_submission)
 stop_gw
 sed -i 's/^max_size = .*/max_size = 200M/' "$DEV/profiles/authority-a.conf"
 start_gw

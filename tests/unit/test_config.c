@@ -339,7 +339,7 @@ test_dev_creates_and_loads(void **state)
 	assert_string_equal(a->delivery, "pull");
 	assert_non_null(a->enc_cert);
 	assert_int_equal(a->nservices, 0);
-	assert_int_equal(a->max_size, 16 * 1024 * 1024);
+	assert_int_equal(a->max_size, (size_t)2 << 30);
 	assert_string_equal(a->name, "Development authority A");
 	assert_non_null(config_party(devcfg, "authority-b"));
 }
@@ -540,7 +540,7 @@ test_numbers_and_sizes(void **state)
 	assert_string_equal(c->listen, "[::1]:443");
 	assert_int_equal(config_party(c, "authority-a")->max_size, 512 * 1024);
 	/* default: the gateway's max_body */
-	assert_int_equal(config_party(c, "authority-b")->max_size, 16 * 1024 * 1024);
+	assert_int_equal(config_party(c, "authority-b")->max_size, c->max_submission);
 	config_free(c);
 }
 
