@@ -153,6 +153,49 @@ expect_eq "over the reader's max_size: 413" 413 "$code"
 check "... naming the reader's limit" grep -q "authority-b accepts at most" "$T/c.out"
 check "nothing left in the spool's incoming directory" test -z "$(ls -A "$DEV/spool/incoming")"
 
+# ---- an encryption certificate that expires while the gateway runs ----
+# (openssl ca, for an end date seconds ahead)
+stop_gw
+mkdir -p "$T/ca/new"
+touch "$T/ca/index.txt"
+echo 2000 >"$T/ca/serial"
+cat >"$T/ca/ca.cnf" <<X
+[ ca ]
+default_ca = CA_default
+[ CA_default ]
+database = $T/ca/index.txt
+new_certs_dir = $T/ca/new
+serial = $T/ca/serial
+default_md = sha256
+policy = any
+[ any ]
+commonName = supplied
+[ enc ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,keyEncipherment
+X
+openssl req -new -newkey rsa:3072 -nodes -keyout "$DEV/short.key" -subj "/CN=short-lived" \
+	-out "$T/short.csr" 2>/dev/null
+end=$(date -u -d '+25 seconds' +%Y%m%d%H%M%SZ)
+openssl ca -config "$T/ca/ca.cnf" -batch -notext -in "$T/short.csr" -out "$DEV/short.pem" \
+	-keyfile "$DEV/ca.key" -cert "$DEV/ca.pem" -enddate "$end" -extensions enc >/dev/null 2>&1 ||
+	fail "issue a certificate that expires in 25 seconds"
+sed -i 's|^encryption_cert = .*|encryption_cert = ../short.pem|' "$DEV/profiles/authority-a.conf"
+start_gw
+make_signed "$T/x1.xml" --id EXP-1
+expect_eq "while the only encryption certificate is valid: 202" 202 "$(post_xml portal-1 "$T/x1.xml" "$T/x1.out")"
+for _ in $(seq 1 60); do
+	openssl x509 -in "$DEV/short.pem" -noout -checkend 0 >/dev/null 2>&1 || break
+	sleep 0.5
+done
+sleep 1
+make_signed "$T/x2.xml" --id EXP-2
+expect_eq "after it expired: refused at once (422)" 422 "$(post_xml portal-1 "$T/x2.xml" "$T/x2.out")"
+expect_eq "... NO_ENCRYPTION_CERT" NO_ENCRYPTION_CERT "$(xpath "$T/x2.out" "string(//*[local-name()='Code'])")"
+expect_eq "... and nothing was accepted" 0 \
+	"$(sqlite3 "$DEV/gateway.db" "SELECT count(*) FROM messages WHERE portal_msg_id='EXP-2';")"
+sed -i 's|^encryption_cert = .*|encryption_cert = ../authority-a.pem|' "$DEV/profiles/authority-a.conf"
+
 # ---- push delivery with an attachment ----
 stop_gw
 APORT=$((PORT + 7))
