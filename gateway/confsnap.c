@@ -83,50 +83,49 @@ digest_profiles(EVP_MD_CTX *md, const char *dir)
 	}
 }
 
-void
-confsnap_digest(const struct config *c, char out[65])
+/* SHA-256 over the files (each with its name and length), in order, and
+ * after the first one the profiles of profiles_dir when it is not NULL. */
+static void
+digest_paths(const char *const *paths, size_t n, const char *profiles_dir,
+    char out[65])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char h[32];
 	unsigned int hl = 32;
+	size_t i;
 
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
 		util_strlcpy(out, "unavailable", 65);
 		EVP_MD_CTX_free(md);
 		return;
 	}
-	digest_file(md, c->path);
-	digest_profiles(md, c->profiles_dir);
-	digest_file(md, c->trust_ca);
-	digest_file(md, c->client_ca);
-	digest_file(md, c->sign_cert);
+	for (i = 0; i < n; i++) {
+		digest_file(md, paths[i]);
+		if (i == 0 && profiles_dir)
+			digest_profiles(md, profiles_dir);
+	}
 	EVP_DigestFinal_ex(md, h, &hl);
 	EVP_MD_CTX_free(md);
 	util_hex(h, 32, out);
+}
+
+void
+confsnap_digest(const struct config *c, char out[65])
+{
+	const char *const f[] = { c->path, c->trust_ca, c->client_ca,
+	    c->sign_cert };
+
+	digest_paths(f, 4, c->profiles_dir, out);
 }
 
 /* The files gatewayd reads once at start (main.c gw_setup, tls.c). */
 static void
 fixed_digest(const struct config *c, char out[65])
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char h[32];
-	unsigned int hl = 32;
+	const char *const f[] = { c->tls_cert, c->tls_key, c->client_ca,
+	    c->trust_ca, c->sign_cert, c->sign_key };
 
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		util_strlcpy(out, "unavailable", 65);
-		EVP_MD_CTX_free(md);
-		return;
-	}
-	digest_file(md, c->tls_cert);
-	digest_file(md, c->tls_key);
-	digest_file(md, c->client_ca);
-	digest_file(md, c->trust_ca);
-	digest_file(md, c->sign_cert);
-	digest_file(md, c->sign_key);
-	EVP_DigestFinal_ex(md, h, &hl);
-	EVP_MD_CTX_free(md);
-	util_hex(h, 32, out);
+	digest_paths(f, 6, NULL, out);
 }
 
 int

@@ -310,26 +310,37 @@ auth_txn_begin(struct auth_store *st, const char *id, struct auth_txn *t)
 	return 0;
 }
 
+/* The directory a file of the message goes to (the attachments' made
+ * on first use), after checking its name; -1 with t->err set if not. */
+static int
+txn_dir(struct auth_txn *t, int attachment, const char *name)
+{
+	if (t->err != 0)
+		return -1;
+	if (!plain_name(name)) {
+		snprintf(t->why, sizeof(t->why), "refusing the file name %.60s",
+		    name);
+		t->err = GW_ERR_INVALID;
+		return -1;
+	}
+	if (attachment && t->attfd < 0 &&
+	    (mkdirat(t->dirfd, ATT_DIR, 0700) != 0 ||
+	    (t->attfd = openat(t->dirfd, ATT_DIR, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) < 0)) {
+		t->err = io_fail(t->why, sizeof(t->why), "create", ATT_DIR);
+		return -1;
+	}
+	return attachment ? t->attfd : t->dirfd;
+}
+
 int
 auth_txn_write(struct auth_txn *t, int attachment, const char *name,
     const void *data, size_t len)
 {
 	int dir;
 
-	if (t->err != 0)
+	if ((dir = txn_dir(t, attachment, name)) < 0)
 		return t->err;
-	if (!plain_name(name)) {
-		snprintf(t->why, sizeof(t->why), "refusing the file name %.60s",
-		    name);
-		return t->err = GW_ERR_INVALID;
-	}
-	if (attachment && t->attfd < 0 &&
-	    (mkdirat(t->dirfd, ATT_DIR, 0700) != 0 ||
-	    (t->attfd = openat(t->dirfd, ATT_DIR, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) < 0))
-		return t->err = io_fail(t->why, sizeof(t->why), "create",
-		    ATT_DIR);
-	dir = attachment ? t->attfd : t->dirfd;
 	if (write_at(dir, name, data, len) != 0)
 		return t->err = io_fail(t->why, sizeof(t->why), "write", name);
 	return 0;
@@ -340,20 +351,8 @@ auth_txn_create(struct auth_txn *t, int attachment, const char *name, int *fd)
 {
 	int dir, f;
 
-	if (t->err != 0)
+	if ((dir = txn_dir(t, attachment, name)) < 0)
 		return t->err;
-	if (!plain_name(name)) {
-		snprintf(t->why, sizeof(t->why), "refusing the file name %.60s",
-		    name);
-		return t->err = GW_ERR_INVALID;
-	}
-	if (attachment && t->attfd < 0 &&
-	    (mkdirat(t->dirfd, ATT_DIR, 0700) != 0 ||
-	    (t->attfd = openat(t->dirfd, ATT_DIR, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) < 0))
-		return t->err = io_fail(t->why, sizeof(t->why), "create",
-		    ATT_DIR);
-	dir = attachment ? t->attfd : t->dirfd;
 	f = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (f < 0 && errno == EEXIST)

@@ -40,6 +40,7 @@
 #include "err.h"
 #include "keys.h"
 #include "pki.h"
+#include "testutil.h"
 #include "util.h"
 #include "xmlenc.h"
 
@@ -54,13 +55,7 @@
 #define MAX_FILE	((size_t)16 << 20)
 #define OVERHEAD	(ATTACH_IV_LEN + ATTACH_TAG_LEN)
 
-struct party {
-	EVP_PKEY *pkey;
-	X509 *cert;
-	struct keys *keys;
-};
-
-static struct party p3072, p3072b, p4096, pec;
+static struct test_party p3072, p3072b, p4096, pec;
 
 /* Per test: a directory and the paths used in it. */
 struct tmp {
@@ -70,37 +65,16 @@ struct tmp {
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static void
-party_make(struct party *p, enum pki_keytype type, const char *cn)
-{
-	struct pki_cert_spec spec = { .cn = cn, .days = 2, .client = 1,
-	    .not_before_offset = -60 };
-
-	assert_int_equal(pki_make_key(type, &p->pkey), 0);
-	assert_int_equal(pki_make_cert(&spec, p->pkey, NULL, NULL, &p->cert), 0);
-	assert_int_equal(EVP_PKEY_up_ref(p->pkey), 1);
-	assert_int_equal(keys_from_pkey(p->pkey, &p->keys), 0);
-}
-
-static void
-party_free(struct party *p)
-{
-	keys_free(p->keys);
-	EVP_PKEY_free(p->pkey);
-	X509_free(p->cert);
-	memset(p, 0, sizeof(*p));
-}
-
 static int
 group_setup(void **state)
 {
 	(void)state;
 	xmlInitParser();
 	umask(022);
-	party_make(&p3072, PKI_KEY_RSA3072, "reader-3072");
-	party_make(&p3072b, PKI_KEY_RSA3072, "reader-other");
-	party_make(&p4096, PKI_KEY_RSA4096, "reader-4096");
-	party_make(&pec, PKI_KEY_EC_P256, "reader-ec");
+	test_party_make(&p3072, PKI_KEY_RSA3072, "reader-3072");
+	test_party_make(&p3072b, PKI_KEY_RSA3072, "reader-other");
+	test_party_make(&p4096, PKI_KEY_RSA4096, "reader-4096");
+	test_party_make(&pec, PKI_KEY_EC_P256, "reader-ec");
 	return 0;
 }
 
@@ -108,10 +82,10 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	party_free(&p3072);
-	party_free(&p3072b);
-	party_free(&p4096);
-	party_free(&pec);
+	test_party_free(&p3072);
+	test_party_free(&p3072b);
+	test_party_free(&p4096);
+	test_party_free(&pec);
 	xmlCleanupParser();
 	return 0;
 }
@@ -303,7 +277,7 @@ write_doc(const struct attach_info *info, X509 *const *rcpt, size_t n,
 
 /* attach_decrypt_fd from path in to path out. */
 static int
-decrypt_path(const char *in, const char *out, const struct party *p,
+decrypt_path(const char *in, const char *out, const struct test_party *p,
     X509 *cert, uint64_t max, struct attach_result *res)
 {
 	int fi, fo, r;
@@ -319,7 +293,7 @@ decrypt_path(const char *in, const char *out, const struct party *p,
 /* Decrypts t->doc with p (with and without naming its certificate) and
  * checks the plaintext and every field of the result. */
 static void
-decrypts_to(struct tmp *t, const struct party *p,
+decrypts_to(struct tmp *t, const struct test_party *p,
     const struct attach_info *info, const unsigned char *data, size_t len,
     const char *id, const char *mime)
 {

@@ -37,6 +37,7 @@
 #include "err.h"
 #include "keys.h"
 #include "pki.h"
+#include "testutil.h"
 #include "util.h"
 #include "xmlenc.h"
 
@@ -50,14 +51,7 @@
 #define INTEROP_DIR	"tests/interop"
 #define NO_LIMIT	((size_t)64 << 20)
 
-/* A party: its key pair as EVP_PKEY (to write PEM), cert and struct keys. */
-struct party {
-	EVP_PKEY *pkey;
-	X509 *cert;
-	struct keys *keys;
-};
-
-static struct party p3072a, p3072b, p4096, p2048, pec;
+static struct test_party p3072a, p3072b, p4096, p2048, pec;
 
 /* A content container as it might be sent: UTF-8 XML with non-ASCII text. */
 static const char container[] =
@@ -70,37 +64,16 @@ static const char container[] =
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static void
-party_make(struct party *p, enum pki_keytype type, const char *cn)
-{
-	struct pki_cert_spec spec = { .cn = cn, .days = 2, .client = 1,
-	    .not_before_offset = -60 };
-
-	assert_int_equal(pki_make_key(type, &p->pkey), 0);
-	assert_int_equal(pki_make_cert(&spec, p->pkey, NULL, NULL, &p->cert), 0);
-	assert_int_equal(EVP_PKEY_up_ref(p->pkey), 1);
-	assert_int_equal(keys_from_pkey(p->pkey, &p->keys), 0);
-}
-
-static void
-party_free(struct party *p)
-{
-	keys_free(p->keys);
-	EVP_PKEY_free(p->pkey);
-	X509_free(p->cert);
-	memset(p, 0, sizeof(*p));
-}
-
 static int
 group_setup(void **state)
 {
 	(void)state;
 	xmlInitParser();
-	party_make(&p3072a, PKI_KEY_RSA3072, "reader-a");
-	party_make(&p3072b, PKI_KEY_RSA3072, "reader-b");
-	party_make(&p4096, PKI_KEY_RSA4096, "reader-4096");
-	party_make(&p2048, PKI_KEY_RSA2048, "reader-2048");
-	party_make(&pec, PKI_KEY_EC_P256, "reader-ec");
+	test_party_make(&p3072a, PKI_KEY_RSA3072, "reader-a");
+	test_party_make(&p3072b, PKI_KEY_RSA3072, "reader-b");
+	test_party_make(&p4096, PKI_KEY_RSA4096, "reader-4096");
+	test_party_make(&p2048, PKI_KEY_RSA2048, "reader-2048");
+	test_party_make(&pec, PKI_KEY_EC_P256, "reader-ec");
 	return 0;
 }
 
@@ -108,11 +81,11 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	party_free(&p3072a);
-	party_free(&p3072b);
-	party_free(&p4096);
-	party_free(&p2048);
-	party_free(&pec);
+	test_party_free(&p3072a);
+	test_party_free(&p3072b);
+	test_party_free(&p4096);
+	test_party_free(&p2048);
+	test_party_free(&pec);
 	xmlCleanupParser();
 	return 0;
 }
@@ -212,7 +185,7 @@ encrypt_xml(const void *pt, size_t len, X509 *const *rcpt, size_t n,
 
 /* Parses xml, finds its first EncryptedData and decrypts it. */
 static int
-decrypt_xml(const char *xml, const struct party *p, X509 *cert, size_t max,
+decrypt_xml(const char *xml, const struct test_party *p, X509 *cert, size_t max,
     unsigned char **pt, size_t *len)
 {
 	xmlDocPtr doc;
@@ -227,7 +200,7 @@ decrypt_xml(const char *xml, const struct party *p, X509 *cert, size_t max,
 
 /* Decrypts xml and checks the result is exactly want. */
 static void
-expect_plain(const char *xml, const struct party *p, X509 *cert,
+expect_plain(const char *xml, const struct test_party *p, X509 *cert,
     const void *want, size_t wantlen)
 {
 	unsigned char *pt = NULL;
@@ -243,7 +216,7 @@ expect_plain(const char *xml, const struct party *p, X509 *cert,
 
 /* Decrypting xml fails with err and leaves the out-parameters alone. */
 static void
-expect_fail(const char *xml, const struct party *p, X509 *cert, int err)
+expect_fail(const char *xml, const struct test_party *p, X509 *cert, int err)
 {
 	unsigned char sentinel, *pt = &sentinel;
 	size_t len = 4711;
@@ -545,7 +518,7 @@ build(const struct spec *s, X509 *cert, const void *pt, size_t len)
 /* ---- round trips and output form --------------------------------------- */
 
 static void
-roundtrip(const struct party *p)
+roundtrip(const struct test_party *p)
 {
 	X509 *rcpt[1] = { p->cert };
 	unsigned char *bin = binary_payload(70000);
@@ -1282,7 +1255,7 @@ test_random_corruption(void **state)
 /* ---- W3C XML-Enc 1.1 interop vectors (via ../shared) ------------------- */
 
 static int
-load_p12(const char *path, struct party *p)
+load_p12(const char *path, struct test_party *p)
 {
 	FILE *f = fopen(path, "rb");
 	PKCS12 *p12;
@@ -1307,7 +1280,7 @@ load_p12(const char *path, struct party *p)
  * libxml2 serialises it.  So we compare the plaintext the same way.
  */
 static void
-expect_w3c_plain(const char *xml, const struct party *p, X509 *cert,
+expect_w3c_plain(const char *xml, const struct test_party *p, X509 *cert,
     const unsigned char *want, size_t wantlen)
 {
 	unsigned char *pt = NULL;
@@ -1333,7 +1306,7 @@ w3c_case(const char *p12, const char *name, int want)
 	char path[512];
 	unsigned char *xml = NULL, *data = NULL;
 	size_t xmllen, datalen;
-	struct party p = { 0 };
+	struct test_party p = { 0 };
 
 	snprintf(path, sizeof(path), VECTORS "%s", p12);
 	assert_int_equal(load_p12(path, &p), 0);
@@ -1349,7 +1322,7 @@ w3c_case(const char *p12, const char *name, int want)
 		expect_fail((const char *)xml, &p, p.cert, want);
 	free(xml);
 	free(data);
-	party_free(&p);
+	test_party_free(&p);
 }
 
 static void
@@ -1467,7 +1440,7 @@ run_node(struct tmp *t, const char *script, const char *a, const char *b,
 /* Our encryption, in a SOAP envelope, decrypted by xml-encryption. */
 static void
 node_decrypts(struct tmp *t, X509 *const *rcpt, size_t n,
-    const struct party *reader)
+    const struct test_party *reader)
 {
 	unsigned char *out = NULL;
 	size_t len = 0;
@@ -1515,7 +1488,7 @@ test_interop_node_decrypts_second_recipient(void **state)
 
 /* xml-encryption's encryption of arbitrary bytes, decrypted by us. */
 static void
-we_decrypt_node(struct tmp *t, const struct party *reader, const void *pt,
+we_decrypt_node(struct tmp *t, const struct test_party *reader, const void *pt,
     size_t ptlen)
 {
 	unsigned char *xml = NULL;
@@ -1613,7 +1586,7 @@ santuario_decrypt(struct tmp *t, EVP_PKEY *key, X509 *cert, int expect_ok)
 
 /* Santuario decrypts t->in for reader to exactly want. */
 static void
-santuario_expect(struct tmp *t, const struct party *reader, const void *want,
+santuario_expect(struct tmp *t, const struct test_party *reader, const void *want,
     size_t wantlen)
 {
 	unsigned char *out = NULL;
@@ -1673,7 +1646,7 @@ santuario_write_in(struct tmp *t, const char *xml)
  */
 static void
 santuario_decrypts(struct tmp *t, X509 *const *rcpt, size_t n,
-    const struct party *const *readers, size_t nreaders, size_t forms)
+    const struct test_party *const *readers, size_t nreaders, size_t forms)
 {
 	unsigned char *bin;
 	char *xml[3];
@@ -1708,7 +1681,7 @@ static void
 test_interop_santuario_rsa3072(void **state)
 {
 	X509 *rcpt[1] = { p3072a.cert };
-	const struct party *readers[1] = { &p3072a };
+	const struct test_party *readers[1] = { &p3072a };
 
 	santuario_decrypts(*state, rcpt, 1, readers, 1, 3);
 }
@@ -1717,7 +1690,7 @@ static void
 test_interop_santuario_rsa4096(void **state)
 {
 	X509 *rcpt[1] = { p4096.cert };
-	const struct party *readers[1] = { &p4096 };
+	const struct test_party *readers[1] = { &p4096 };
 
 	santuario_decrypts(*state, rcpt, 1, readers, 1, 3);
 }
@@ -1727,7 +1700,7 @@ static void
 test_interop_santuario_two_recipients(void **state)
 {
 	X509 *rcpt[2] = { p3072a.cert, p4096.cert };
-	const struct party *readers[2] = { &p4096, &p3072a };
+	const struct test_party *readers[2] = { &p4096, &p3072a };
 
 	santuario_decrypts(*state, rcpt, 2, readers, 2, 3);
 }
@@ -1740,7 +1713,7 @@ static void
 test_interop_santuario_rollover(void **state)
 {
 	X509 *rcpt[2] = { p3072b.cert, p3072a.cert };
-	const struct party *readers[2] = { &p3072a, &p3072b };
+	const struct test_party *readers[2] = { &p3072a, &p3072b };
 
 	santuario_decrypts(*state, rcpt, 2, readers, 2, 1);
 }
