@@ -164,6 +164,10 @@ void mgmt_report(struct worker *w, const struct job_req *req,
 
 /* submit.c: POST /v1/submissions. */
 void submit_handle(struct worker *w, struct job_req *req, struct job_resp *resp);
+/* submit.c: the readers' limits once a multipart's XML part is in (io
+ * thread; see http_limits.first_part). */
+int submit_first_part(const struct job_req *req, uint64_t *limit, char *why,
+    size_t whylen);
 
 /* tls.c */
 int tls_server_ctx(const struct config *cfg, SSL_CTX **out, char *err, size_t errlen);

@@ -403,7 +403,25 @@ static int
 mp_end(void *arg)
 {
 	struct http_conn *c = arg;
+	uint64_t limit = c->limit;
+	int e;
 
+	if (c->mp_part == 0 && c->lim->first_part) {
+		if ((e = c->lim->first_part(c->req, &limit, c->mp_why,
+		    sizeof(c->mp_why))) != 0)
+			return c->mp_err = e;
+		if (limit < c->limit)
+			c->limit = limit;
+		if ((c->have_length && c->content_length > c->limit) ||
+		    c->req->wire_len > c->limit) {
+			if (c->mp_why[0] == '\0')
+				snprintf(c->mp_why, sizeof(c->mp_why), "the body "
+				    "exceeds the limit of %llu bytes",
+				    (unsigned long long)c->limit);
+			return c->mp_err = GW_ERR_TOO_LARGE;
+		}
+		c->mp_why[0] = '\0';
+	}
 	c->mp_part = -1;
 	return 0;
 }

@@ -29,6 +29,14 @@ struct http_limits {
 	size_t max_body;		/* decoded body bytes */
 	int idle_timeout;		/* seconds without progress */
 	const char *spool_dir;		/* where attachment parts are spooled */
+	/*
+	 * Called on the io thread when the first part of a multipart body is
+	 * in (may be NULL): may lower *limit, the body bytes allowed, or
+	 * refuse with a GW_ERR_* and why.  So that a limit that depends on
+	 * what the first part says applies while the rest still streams.
+	 */
+	int (*first_part)(const struct job_req *req, uint64_t *limit,
+	    char *why, size_t whylen);
 };
 
 /*

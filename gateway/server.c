@@ -386,6 +386,7 @@ io_setup(struct iothread *io)
 	io->lim.max_headers = 100;
 	io->lim.max_body = S.max_body;
 	io->lim.spool_dir = S.gw->spool_in;
+	io->lim.first_part = submit_first_part;
 	io->lim.idle_timeout = 60;
 	io->listener = evconnlistener_new(io->base, accept_cb, io,
 	    LEV_OPT_CLOSE_ON_FREE, -1, fd);

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include <libxml/tree.h>
+#include <libxml/xmlreader.h>
 #include <libxml/xmlschemas.h>
 
 #include "attach.h"
@@ -793,6 +794,67 @@ validate(struct worker *w, xmlDocPtr doc)
 	w->schema_err[0] = '\0';
 	xmlSchemaSetValidStructuredErrors(w->schema_vctx, schema_error, w);
 	return xmlSchemaValidateDoc(w->schema_vctx, doc) == 0 ? 0 : GW_ERR_SCHEMA;
+}
+
+/*
+ * The readers' size limits while a multipart submission still streams
+ * (http.c calls this on the io thread once the XML part is in): the
+ * Destinations are read from the first 64 KiB of the XML with a streaming
+ * reader, without DTDs or network, before anything is verified.  That is
+ * safe because it can only lower the limit: a document that lies about
+ * its readers is refused by the signature check anyway.  A document with
+ * a DOCTYPE is left to the worker, which refuses it.
+ */
+int
+submit_first_part(const struct job_req *req, uint64_t *limit, char *why,
+    size_t whylen)
+{
+	static const char doctype[] = "<!DOCTYPE";
+	const struct party *p;
+	xmlTextReaderPtr rd;
+	size_t len = req->body_len < 65536 ? req->body_len : 65536;
+	int in_reader = 0, n = 0;
+	const xmlChar *name, *ns;
+	xmlChar *id;
+
+	if (req->cfg == NULL || req->body == NULL ||
+	    memmem(req->body, req->body_len, doctype, sizeof(doctype) - 1))
+		return 0;
+	rd = xmlReaderForMemory((const char *)req->body, (int)len, NULL, NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	while (rd && n < MAX_READERS && xmlTextReaderRead(rd) == 1) {
+		name = xmlTextReaderConstLocalName(rd);
+		ns = xmlTextReaderConstNamespaceUri(rd);
+		if (name == NULL || ns == NULL || strcmp((const char *)ns, NS_SUB) != 0)
+			continue;
+		if (xmlTextReaderNodeType(rd) == XML_READER_TYPE_END_ELEMENT) {
+			if (strcmp((const char *)name, "Reader") == 0)
+				in_reader = 0;
+			else if (strcmp((const char *)name, "Destinations") == 0)
+				break;
+			continue;
+		}
+		if (xmlTextReaderNodeType(rd) != XML_READER_TYPE_ELEMENT)
+			continue;
+		if (strcmp((const char *)name, "Content") == 0)
+			break;
+		if (strcmp((const char *)name, "Reader") == 0)
+			in_reader = 1;
+		else if (in_reader && strcmp((const char *)name, "Identifier") == 0) {
+			id = xmlTextReaderReadString(rd);
+			n++;
+			if (id && (p = config_party(req->cfg, (const char *)id)) &&
+			    p->kind == PARTY_AUTHORITY && p->max_size > 0 &&
+			    p->max_size < *limit) {
+				*limit = p->max_size;
+				snprintf(why, whylen, "reader %s accepts at most %zu "
+				    "bytes", p->id, p->max_size);
+			}
+			xmlFree(id);
+		}
+	}
+	xmlFreeTextReader(rd);
+	return 0;
 }
 
 void

@@ -151,6 +151,11 @@ code=$(as portal-1 -o "$T/c.out" -w '%{http_code}' \
 	-F "s=@$T/c.xml;type=application/xml" -F "att-1=@$T/two.bin" "$URL/v1/submissions")
 expect_eq "over the reader's max_size: 413" 413 "$code"
 check "... naming the reader's limit" grep -q "authority-b accepts at most" "$T/c.out"
+check "... refused by the HTTP layer as soon as the XML part named the reader" \
+	test "$(sqlite3 "$DEV/gateway.db" "SELECT count(*) FROM audit WHERE event='request.rejected' AND code='TOO_LARGE' AND detail LIKE '%authority-b accepts at most%';")" -ge 1
+code=$(as portal-1 -o "$T/c2.out" -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+	-F "s=@$T/c.xml;type=application/xml" -F "att-1=@$T/two.bin" "$URL/v1/submissions")
+expect_eq "chunked, over the reader's max_size: 413 while it streams" 413 "$code"
 check "nothing left in the spool's incoming directory" test -z "$(ls -A "$DEV/spool/incoming")"
 
 # ---- an encryption certificate that expires while the gateway runs ----
