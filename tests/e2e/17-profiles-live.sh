@@ -84,6 +84,25 @@ if [ -x "$SANT" ] && "$SANT" --check >/dev/null 2>&1; then
 	done
 fi
 
+# ---- several readers: one envelope each, encrypted for that reader only ----
+make_signed "$T/two.xml" --id TWO-1 --to authority-b || fail "sign for two readers"
+expect_eq "a submission to two authorities: 202" 202 "$(post_xml portal-1 "$T/two.xml" "$T/two.out")"
+tid=$(xpath "$T/two.out" "string(//*[local-name()='MessageID'])")
+as authority-a -o "$T/two-a.xml" "$URL/v1/mailbox/$tid"
+as authority-b -o "$T/two-b.xml" "$URL/v1/mailbox/$tid"
+"$GWCTL" decrypt --key "$DEV/authority-b.key" "$T/two-b.xml" >"$T/two-b.dec" 2>/dev/null
+check "authority-b's envelope decrypts with its key to the submitted bytes" cmp -s "$T/two.xml" "$T/two-b.dec"
+check "authority-b's envelope does not decrypt with authority-a's key" \
+	not "$GWCTL" decrypt --key "$DEV/authority-a.key" "$T/two-b.xml" >/dev/null 2>&1
+check "authority-a's envelope does not decrypt with authority-b's key" \
+	not "$GWCTL" decrypt --key "$DEV/authority-b.key" "$T/two-a.xml" >/dev/null 2>&1
+as authority-b -X POST -o /dev/null "$URL/v1/mailbox/$tid/close"
+as portal-1 -o "$T/two-card.xml" "$URL/v1/submissions/$tid"
+expect_eq "the process card lists both readers" 2 \
+	"$(xpath "$T/two-card.xml" "count(//*[local-name()='Reader'])")"
+expect_eq "... each with its own state" "delivered waiting" \
+	"$(xpath "$T/two-card.xml" "string(//*[local-name()='Reader'][@id='authority-b']/@state)") $(xpath "$T/two-card.xml" "string(//*[local-name()='Reader'][@id='authority-a']/@state)")"
+
 # ---- per-portal trust ----
 "$GWCTL" sample --to authority-a --id W-1 >"$T/w.u.xml"
 "$GWCTL" sign --key "$DEV/signer2048.key" --cert "$DEV/signer2048.pem" "$T/w.u.xml" >"$T/w.xml"
@@ -233,4 +252,38 @@ expect_eq "pushed as multipart/related and delivered with a verified receipt" de
 got=$(find "$T/inbox/$pid" -type f -name 'two.bin' 2>/dev/null | head -1)
 check "the authority has the attachment's bytes exactly" cmp -s "$T/two.bin" "${got:-/nonexistent}"
 check "and the submission's bytes exactly" cmp -s "$T/c.xml" "$T/inbox/$pid/submission.xml"
+
+# The endpoint's key pinned instead of its CA: delivered; a wrong pin: not.
+pin="sha256//$(openssl x509 -in "$DEV/authority-b.pem" -pubkey -noout |
+	openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)"
+stop_gw
+sed -i "s|^endpoint_ca = .*|endpoint_pin = $pin|" "$DEV/profiles/authority-b.conf"
+start_gw
+"$GWCTL" sample --to authority-b --id PIN-2 >"$T/pin.u.xml"
+"$GWCTL" sign --key "$DEV/portal-1.key" --cert "$DEV/portal-1.pem" "$T/pin.u.xml" >"$T/pin.xml"
+expect_eq "submission to the pinned push authority: 202" 202 "$(post_xml portal-1 "$T/pin.xml" "$T/pin.out")"
+nid=$(xpath "$T/pin.out" "string(//*[local-name()='MessageID'])")
+for _ in $(seq 1 100); do
+	as portal-1 -o "$T/ncard.xml" "$URL/v1/submissions/$nid"
+	[ "$(xpath "$T/ncard.xml" "string(//*[local-name()='Reader']/@state)")" = delivered ] && break
+	sleep 0.2
+done
+expect_eq "endpoint_pin alone (no CA): delivered" delivered \
+	"$(xpath "$T/ncard.xml" "string(//*[local-name()='Reader']/@state)")"
+stop_gw
+sed -i "s|^endpoint_pin = .*|endpoint_pin = sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=|" "$DEV/profiles/authority-b.conf"
+start_gw
+"$GWCTL" sample --to authority-b --id PIN-3 >"$T/pin3.u.xml"
+"$GWCTL" sign --key "$DEV/portal-1.key" --cert "$DEV/portal-1.pem" "$T/pin3.u.xml" >"$T/pin3.xml"
+expect_eq "submission to a push authority with a wrong pin: 202" 202 "$(post_xml portal-1 "$T/pin3.xml" "$T/pin3.out")"
+wid3=$(xpath "$T/pin3.out" "string(//*[local-name()='MessageID'])")
+for _ in $(seq 1 50); do
+	n=$(sqlite3 "$DEV/gateway.db" "SELECT count(*) FROM audit WHERE msg_id='$wid3' AND event='delivery.retry';")
+	[ "$n" -ge 1 ] && break
+	sleep 0.2
+done
+check "a wrong pin: the attempt fails and is retried" test "${n:-0}" -ge 1
+as portal-1 -o "$T/wcard3.xml" "$URL/v1/submissions/$wid3"
+check "... and the message is not delivered" \
+	test "$(xpath "$T/wcard3.xml" "string(//*[local-name()='Reader']/@state)")" != delivered
 finish
