@@ -14,12 +14,12 @@
  * one that does not start.  After config_load() returns the struct is never
  * written again, so any thread may read it without locks.
  *
- * One set of rules, two walks: every rule reports through problem() into a
+ * One set of rules, two walks: every rule reports through cfg_problem() into a
  * struct cfgctx.  config_load() stops at the first error (and keeps its
  * sentence); config_check() (gwctl profiles check) goes on after each one
  * and reports every error and warning, so that an operator fixes a
  * directory in one round.  Functions return GW_ERR_CONFIG after reporting
- * an error; stop() says whether the caller gives up (load) or goes on to
+ * an error; cfg_stop() says whether the caller gives up (load) or goes on to
  * the next key (check).  Going on is always safe because a key that failed
  * leaves its field at the default or empty.
  *
@@ -30,8 +30,9 @@
  * profile_apply() then give the values their meaning; profiles_cross()
  * checks what involves several profiles.
  *
- * XXX the file is above the ~1,200 lines of STYLE.md; the certificate rules
- * (cert_*, enc_*) are the part to move into a file of their own.
+ * The key = value reader and value syntax are in config_kv.c, the
+ * certificate rules in config_certs.c, the development set-up in
+ * config_dev.c (config_int.h is what they share).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -54,48 +55,10 @@
 #include <openssl/x509v3.h>
 
 #include "config.h"
+#include "config_int.h"
 #include "err.h"
 #include "pki.h"
 #include "util.h"
-
-#define CONFIG_MAX_FILE		(1024 * 1024)	/* one gateway or profile file */
-#define CONFIG_MAX_LINE		4096
-#define CONFIG_MAX_PARTIES	4096
-#define CONFIG_MAX_LIST		256		/* entries of services / readers */
-#define CONFIG_MAX_ENC		8		/* encryption_cert files */
-#define CONFIG_MAX_URI		1024
-#define CONFIG_MAX_BODY		((unsigned long long)4 << 30)	/* 4G */
-#define CONFIG_MAX_SUBMISSION	((unsigned long long)64 << 30)	/* 64G */
-#define CONFIG_DEF_SUBMISSION	((unsigned long long)2 << 30)	/* 2G */
-#define CONFIG_MIN_RSA_BITS	3000	/* BSI TR-02102 */
-#define CONFIG_RSA_FLOOR	2048	/* with allow_rsa2048 = yes */
-#define CONFIG_WARN_DAYS	30	/* "expires soon" */
-
-/* Where problems go: the first error into err (load), every one to report
- * (check). */
-struct cfgctx {
-	char *err;
-	size_t errlen;
-	void (*report)(void *arg, int is_error, const char *sentence);
-	void *arg;
-	int all;		/* go on after an error (config_check) */
-	int nerrors;
-	time_t now;		/* the one time every validity is judged at */
-};
-
-struct kv {
-	const char *key;	/* points into kvfile.buf */
-	const char *value;
-	int line;
-};
-
-struct kvfile {
-	char path[PATH_MAX];	/* absolute */
-	char dir[PATH_MAX];	/* its directory: base of relative paths */
-	char *buf;
-	struct kv *kv;
-	size_t n;
-};
 
 /* What the loader remembers about a party only while loading. */
 struct pinfo {
@@ -105,603 +68,6 @@ struct pinfo {
 	int readers_line;
 	int services_line;
 };
-
-static int vproblem(struct cfgctx *x, int is_error, const char *file,
-    int line, const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
-static int problem(struct cfgctx *x, int is_error, const char *file, int line,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-/*
- * One sentence: "FILE:LINE: problem." (or "FILE: problem." for line 0), an
- * error (is_error) or a warning.  Returns GW_ERR_CONFIG for an error, 0 for
- * a warning, so that rules can end with "return problem(...)".
- */
-static int
-vproblem(struct cfgctx *x, int is_error, const char *file, int line,
-    const char *fmt, va_list ap)
-{
-	char msg[1024], s[2048];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (line > 0)
-		snprintf(s, sizeof(s), "%s:%d: %s.", file, line, msg);
-	else
-		snprintf(s, sizeof(s), "%s: %s.", file, msg);
-	if (is_error && x->nerrors++ == 0 && x->err != NULL && x->errlen > 0)
-		util_strlcpy(x->err, s, x->errlen);
-	if (x->report != NULL)
-		x->report(x->arg, is_error, s);
-	return is_error ? GW_ERR_CONFIG : 0;
-}
-
-static int
-problem(struct cfgctx *x, int is_error, const char *file, int line,
-    const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = vproblem(x, is_error, file, line, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-static void cfgerr(char *err, size_t errlen, const char *file, int line,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-/* An error outside a walk (the development set-up) into err. */
-static void
-cfgerr(char *err, size_t errlen, const char *file, int line, const char *fmt, ...)
-{
-	struct cfgctx x;
-	va_list ap;
-
-	memset(&x, 0, sizeof(x));
-	x.err = err;
-	x.errlen = errlen;
-	va_start(ap, fmt);
-	vproblem(&x, 1, file, line, fmt, ap);
-	va_end(ap);
-}
-
-/* Whether failure r ends the walk: any failure when loading; when checking
- * only what is not a reported problem (out of memory). */
-static int
-stop(const struct cfgctx *x, int r)
-{
-	return r != 0 && (!x->all || r != GW_ERR_CONFIG);
-}
-
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
-static int
-key_chars_ok(const char *k)
-{
-	for (; *k != '\0'; k++)
-		if (!islower((unsigned char)*k) && !isdigit((unsigned char)*k) &&
-		    *k != '_')
-			return 0;
-	return 1;
-}
-
-static int
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-static const struct kv *
-kv_find(const struct kvfile *f, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < f->n; i++)
-		if (strcmp(f->kv[i].key, key) == 0)
-			return &f->kv[i];
-	return NULL;
-}
-
-static void
-kv_free(struct kvfile *f)
-{
-	free(f->buf);
-	free(f->kv);
-	f->buf = NULL;
-	f->kv = NULL;
-	f->n = 0;
-}
-
-/* One line of a file; s is modified in place and must stay alive. */
-static int
-kv_line(struct cfgctx *x, struct kvfile *f, char *s, int line,
-    int (*known)(const char *))
-{
-	const struct kv *prev;
-	char *eq, *key, *value;
-
-	if (strlen(s) > CONFIG_MAX_LINE)
-		return problem(x, 1, f->path, line, "the line is longer than %d "
-		    "bytes", CONFIG_MAX_LINE);
-	s = trim(s);
-	if (*s == '\0' || *s == '#')
-		return 0;
-	if ((eq = strchr(s, '=')) == NULL)
-		return problem(x, 1, f->path, line, "expected \"key = value\"");
-	*eq = '\0';
-	key = trim(s);
-	value = trim(eq + 1);
-	if (*key == '\0')
-		return problem(x, 1, f->path, line, "there is no key before \"=\"");
-	if (!key_chars_ok(key) || strlen(key) > 32 || !known(key))
-		return problem(x, 1, f->path, line, "unknown key \"%.40s\"%s",
-		    has_control(key) ? "?" : key, strlen(key) > 40 ? "..." : "");
-	if ((prev = kv_find(f, key)) != NULL)
-		return problem(x, 1, f->path, line,
-		    "\"%s\" is set twice (first on line %d)", key, prev->line);
-	if (*value == '\0')
-		return problem(x, 1, f->path, line, "\"%s\" has no value "
-		    "(leave the line out to get the default)", key);
-	if (has_control(value) || xmlCheckUTF8((const xmlChar *)value) == 0)
-		return problem(x, 1, f->path, line, "the value of \"%s\" contains "
-		    "control characters or is not UTF-8", key);
-	f->kv[f->n].key = key;
-	f->kv[f->n].value = value;
-	f->kv[f->n].line = line;
-	f->n++;
-	return 0;
-}
-
-/*
- * Reads path into f as (key, value, line) triples: "key = value" lines,
- * blank lines and lines starting with '#'.  Keys that known() does not
- * accept and keys set twice are errors; when checking, such lines are left
- * out and the rest is read (0 is returned: the problems are reported).  A
- * file that cannot be read at all is GW_ERR_CONFIG either way.  Free f
- * with kv_free() either way.
- */
-static int
-kv_read(struct cfgctx *x, const char *path, int (*known)(const char *),
-    struct kvfile *f)
-{
-	char *s, *next, *nl, *slash;
-	unsigned char *buf;
-	size_t len, i, lines = 1;
-	int r, line;
-
-	memset(f, 0, sizeof(*f));
-	if (realpath(path, f->path) == NULL)
-		return problem(x, 1, path, 0, "cannot open the file: %s",
-		    strerror(errno));
-	util_strlcpy(f->dir, f->path, sizeof(f->dir));
-	slash = strrchr(f->dir, '/');	/* realpath: always absolute */
-	slash[slash == f->dir ? 1 : 0] = '\0';
-	r = util_read_file(f->path, CONFIG_MAX_FILE, &buf, &len);
-	if (r == GW_ERR_TOO_LARGE)
-		return problem(x, 1, f->path, 0, "the file is larger than %d bytes",
-		    CONFIG_MAX_FILE);
-	else if (r == GW_ERR_NOMEM)
-		return r;
-	else if (r != 0)
-		return problem(x, 1, f->path, 0, "cannot read the file: %s",
-		    strerror(errno));
-	f->buf = (char *)buf;
-	if (memchr(f->buf, '\0', len) != NULL)
-		return problem(x, 1, f->path, 0, "the file contains a NUL byte");
-	for (i = 0; i < len; i++)
-		lines += f->buf[i] == '\n';
-	if ((f->kv = calloc(lines, sizeof(*f->kv))) == NULL)
-		return GW_ERR_NOMEM;
-	for (line = 1, s = f->buf; *s != '\0'; line++, s = next) {
-		if ((nl = strchr(s, '\n')) != NULL) {
-			*nl = '\0';
-			next = nl + 1;
-		} else
-			next = s + strlen(s);
-		if (stop(x, r = kv_line(x, f, s, line, known)))
-			return r;
-	}
-	return 0;
-}
-
-/* value relative to base unless absolute; into out (size outlen). */
-static int
-resolve_path(const char *base, const char *value, char *out, size_t outlen)
-{
-	int n;
-
-	if (value[0] == '/')
-		n = snprintf(out, outlen, "%s", value);
-	else
-		n = snprintf(out, outlen, "%s/%s", base, value);
-	return n < 0 || (size_t)n >= outlen ? GW_ERR_TOO_LARGE : 0;
-}
-
-/* Decimal integer in [min, max], digits only (and a leading '-'). */
-static int
-parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (!isdigit((unsigned char)s[0]) &&
-	    !(s[0] == '-' && isdigit((unsigned char)s[1])))
-		return GW_ERR_INVALID;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return GW_ERR_INVALID;
-	*out = v;
-	return 0;
-}
-
-/* Bytes with an optional suffix k, M or G (powers of 1024), in [1, max]. */
-static int
-parse_size(const char *s, unsigned long long max, unsigned long long *out)
-{
-	unsigned long long v, mul = 1;
-	char *end;
-
-	if (!isdigit((unsigned char)s[0]))	/* strtoull would take "-1" */
-		return GW_ERR_INVALID;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return GW_ERR_INVALID;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		mul = 1ULL << 10;
-		end++;
-		break;
-	case 'm': case 'M':
-		mul = 1ULL << 20;
-		end++;
-		break;
-	case 'g': case 'G':
-		mul = 1ULL << 30;
-		end++;
-		break;
-	default:
-		return GW_ERR_INVALID;
-	}
-	if (*end != '\0' || v == 0 || v > max / mul || v * mul > SIZE_MAX)
-		return GW_ERR_INVALID;
-	*out = v * mul;
-	return 0;
-}
-
-/* "4G", "64G": the upper end of a size range, for sentences. */
-static const char *
-size_max_text(unsigned long long max)
-{
-	return max == CONFIG_MAX_BODY ? "4G" : "64G";
-}
-
-/* A size key: into *out, or an error sentence naming the range. */
-static int
-size_value(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
-    unsigned long long max, unsigned long long *out)
-{
-	if (parse_size(kv->value, max, out) != 0)
-		return problem(x, 1, f->path, kv->line, "%s must be a size in bytes "
-		    "from 1 to %s (suffixes k, M, G), not \"%.40s\"", kv->key,
-		    size_max_text(max), kv->value);
-	return 0;
-}
-
-/* yes or no, into *out. */
-static int
-yesno_value(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
-    int *out)
-{
-	if (strcmp(kv->value, "yes") == 0)
-		*out = 1;
-	else if (strcmp(kv->value, "no") == 0)
-		*out = 0;
-	else
-		return problem(x, 1, f->path, kv->line, "%s must be yes or no, "
-		    "not \"%.40s\"", kv->key, kv->value);
-	return 0;
-}
-
-static int
-revocation_valid(const char *s)
-{
-	return strcmp(s, "require") == 0 || strcmp(s, "prefer") == 0 ||
-	    strcmp(s, "off") == 0;
-}
-
-/* host:port with a numeric port 1-65535; an IPv6 host in brackets. */
-static int
-listen_valid(const char *s)
-{
-	const char *p, *port, *h;
-	long v;
-
-	if (strlen(s) >= sizeof(((struct config *)NULL)->listen))
-		return 0;
-	if (s[0] == '[') {
-		if ((p = strchr(s, ']')) == NULL || p == s + 1 || p[1] != ':')
-			return 0;
-		for (h = s + 1; h < p; h++)
-			if (!isxdigit((unsigned char)*h) && *h != ':' && *h != '.')
-				return 0;
-		port = p + 2;
-	} else {
-		if ((p = strrchr(s, ':')) == NULL || p == s)
-			return 0;
-		for (h = s; h < p; h++)
-			if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-')
-				return 0;
-		port = p + 1;
-	}
-	if (!isdigit((unsigned char)port[0]))
-		return 0;
-	return parse_long(port, 1, 65535, &v) == 0;
-}
-
-/* ---- certificates ---- */
-
-static void
-time_text(time_t t, char *out, size_t outlen)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		util_strlcpy(out, "an unreadable date", outlen);
-}
-
-/* The validity period of cert as time_t; -1 if a date cannot be read. */
-static int
-cert_period(X509 *cert, time_t *nb, time_t *na)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1)
-		return -1;
-	*nb = timegm(&tm);
-	memset(&tm, 0, sizeof(tm));
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
-		return -1;
-	*na = timegm(&tm);
-	return 0;
-}
-
-static int
-cert_valid_at(X509 *cert, time_t now)
-{
-	time_t nb, na;
-
-	return cert_period(cert, &nb, &na) == 0 && nb <= now && now < na;
-}
-
-/*
- * What a set of certificates named by one key promises.  CERTS_EVERY:
- * each must be inside its validity period (a single certificate, a TLS
- * chain).  CERTS_SOME: at least one must be (CA files, encryption
- * certificates during a rollover); the others are warnings if expired and
- * fine if not valid yet (the next key, announced in advance).
- */
-enum certs_rule { CERTS_EVERY = 1, CERTS_SOME };
-
-/* How certificate i of n from one file is named in a sentence. */
-static void
-cert_label(const char *path, X509 *cert, size_t i, size_t n, char *out,
-    size_t outlen)
-{
-	char cn[128];
-
-	if (n <= 1) {
-		snprintf(out, outlen, "%s", path);
-		return;
-	}
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
-	    NID_commonName, cn, sizeof(cn)) < 0)
-		util_strlcpy(cn, "?", sizeof(cn));
-	util_utf8_clean(cn);
-	snprintf(out, outlen, "%s (certificate %zu of %zu, CN=%s)", path, i + 1,
-	    n, cn);
-}
-
-/*
- * The validity of the n certificates v (labels[i] names each) of key on
- * file:line at x->now, by rule: expired and not yet valid are errors (see
- * enum certs_rule for when not), expiring within CONFIG_WARN_DAYS is a
- * warning with the date.
- */
-static int
-certs_validity(struct cfgctx *x, const char *file, int line, const char *key,
-    X509 *const *v, char *const *labels, size_t n, enum certs_rule rule)
-{
-	size_t i, nvalid = 0;
-	time_t nb, na;
-	long days;
-	char when[64];
-	int r = 0, e, other;
-
-	for (i = 0; i < n; i++)
-		nvalid += (size_t)cert_valid_at(v[i], x->now);
-	other = rule == CERTS_SOME && nvalid > 0;
-	for (i = 0; i < n; i++) {
-		e = 0;
-		if (cert_period(v[i], &nb, &na) != 0)
-			e = problem(x, 1, file, line, "%s %s has a validity date "
-			    "that cannot be read", key, labels[i]);
-		else if (na <= x->now) {
-			time_text(na, when, sizeof(when));
-			e = problem(x, !other, file, line, "%s %s expired on %s%s",
-			    key, labels[i], when, other ? " and is not used; "
-			    "remove it" : "");
-		} else if (nb > x->now) {
-			time_text(nb, when, sizeof(when));
-			if (!other)
-				e = problem(x, 1, file, line, "%s %s is not valid "
-				    "before %s", key, labels[i], when);
-		} else if (na - x->now < CONFIG_WARN_DAYS * 86400L) {
-			time_text(na, when, sizeof(when));
-			days = (long)((na - x->now + 86399) / 86400);
-			e = problem(x, 0, file, line, "%s %s expires on %s, in %ld "
-			    "day%s", key, labels[i], when, days, days == 1 ? "" : "s");
-		}
-		if (stop(x, e))
-			return e;
-		r = r != 0 ? r : e;
-	}
-	return r;
-}
-
-/*
- * Reads every certificate of the file path named by key on file:line.
- * A file that cannot be read and one without a PEM certificate are
- * errors.  *out is a NULL-terminated array; free with certv_free().
- */
-static int
-certs_read(struct cfgctx *x, const char *file, int line, const char *key,
-    const char *path, X509 ***out, size_t *outn)
-{
-	STACK_OF(X509) *sk = NULL;
-	X509 **v;
-	size_t i, n;
-	int r;
-
-	if (access(path, R_OK) != 0)
-		return problem(x, 1, file, line, "%s names %s, which cannot be "
-		    "read: %s", key, path, strerror(errno));
-	if ((r = pki_read_certs(path, &sk)) == GW_ERR_NOMEM)
-		return r;
-	if (r != 0)
-		return problem(x, 1, file, line, "%s names %s, which holds no PEM "
-		    "certificate", key, path);
-	n = (size_t)sk_X509_num(sk);
-	if ((v = calloc(n + 1, sizeof(*v))) == NULL) {
-		sk_X509_pop_free(sk, X509_free);
-		return GW_ERR_NOMEM;
-	}
-	for (i = 0; i < n; i++)
-		v[i] = sk_X509_value(sk, (int)i);
-	sk_X509_free(sk);	/* the certificates now belong to v */
-	*out = v;
-	*outn = n;
-	return 0;
-}
-
-static void
-certv_free(X509 **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++)
-		X509_free(v[i]);
-	free(v);
-}
-
-/*
- * A certificate file named by key: read, then checked by rule.  The
- * certificates go to *out (if not NULL; else they are freed) when they
- * could be read, whatever the validity says, so that a check goes on.
- */
-static int
-certs_file(struct cfgctx *x, const char *file, int line, const char *key,
-    const char *path, enum certs_rule rule, X509 ***out, size_t *outn)
-{
-	X509 **v = NULL;
-	char **labels = NULL;
-	size_t i, n = 0;
-	int r;
-
-	if ((r = certs_read(x, file, line, key, path, &v, &n)) != 0)
-		return r;
-	r = GW_ERR_NOMEM;
-	if ((labels = calloc(n, sizeof(*labels))) == NULL)
-		goto out;
-	for (i = 0; i < n; i++) {
-		if ((labels[i] = malloc(PATH_MAX + 200)) == NULL)
-			goto out;
-		cert_label(path, v[i], i, n, labels[i], PATH_MAX + 200);
-	}
-	r = certs_validity(x, file, line, key, v, labels, n, rule);
- out:
-	for (i = 0; labels != NULL && i < n; i++)
-		free(labels[i]);
-	free(labels);
-	if (r != GW_ERR_NOMEM && out != NULL) {
-		*out = v;
-		*outn = n;
-	} else
-		certv_free(v, n);
-	return r;
-}
-
-/*
- * The key of encryption certificate path: RSA-OAEP needs RSA, of at least
- * CONFIG_MIN_RSA_BITS (2048 with allow_rsa2048, a warning), and a keyUsage
- * extension, if present, must allow keyEncipherment.
- */
-static int
-enc_key_check(struct cfgctx *x, const char *file, int line, const char *path,
-    X509 *cert, int allow2048)
-{
-	EVP_PKEY *pub = X509_get0_pubkey(cert);
-	int bits, r = 0, e = 0;
-
-	if (pub == NULL || EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA)
-		return problem(x, 1, file, line, "encryption_cert %s has no RSA key "
-		    "(content is encrypted with RSA-OAEP)", path);
-	bits = EVP_PKEY_get_bits(pub);
-	if (bits < CONFIG_RSA_FLOOR || (bits < CONFIG_MIN_RSA_BITS && !allow2048))
-		e = problem(x, 1, file, line, "encryption_cert %s has a %d-bit RSA "
-		    "key, which is too weak: at least %d bits%s", path, bits,
-		    CONFIG_MIN_RSA_BITS, bits >= CONFIG_RSA_FLOOR ? " (2048 only "
-		    "with allow_rsa2048 = yes)" : "");
-	else if (bits < CONFIG_MIN_RSA_BITS)
-		e = problem(x, 0, file, line, "encryption_cert %s has a %d-bit RSA "
-		    "key, below %d bits, accepted only because of allow_rsa2048 = "
-		    "yes", path, bits, CONFIG_MIN_RSA_BITS);
-	if (stop(x, e))
-		return e;
-	r = e;
-	if ((X509_get_extension_flags(cert) & EXFLAG_KUSAGE) &&
-	    !(X509_get_key_usage(cert) & KU_KEY_ENCIPHERMENT))
-		e = problem(x, 1, file, line, "encryption_cert %s does not allow "
-		    "keyEncipherment in its keyUsage, so it cannot be used for "
-		    "encryption", path);
-	return r != 0 ? r : e;
-}
-
-/* The one with the latest notAfter among those valid at now, or NULL. */
-static X509 *
-enc_latest(X509 *const *v, size_t n, time_t now)
-{
-	X509 *best = NULL;
-	time_t nb, na, best_na = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (cert_valid_at(v[i], now) && cert_period(v[i], &nb, &na) == 0 &&
-		    (best == NULL || na > best_na)) {
-			best = v[i];
-			best_na = na;
-		}
-	return best;
-}
 
 /* ---- the gateway file ---- */
 
@@ -757,15 +123,15 @@ gateway_path(struct cfgctx *x, const struct kvfile *f, const struct gwkey *k,
 	if (resolve_path(f->dir, kv->value, field, sizeof(((struct config *)
 	    NULL)->tls_cert)) != 0) {
 		field[0] = '\0';
-		return problem(x, 1, f->path, kv->line, "the path of \"%s\" is "
+		return cfg_problem(x, 1, f->path, kv->line, "the path of \"%s\" is "
 		    "longer than %zu bytes", k->name,
 		    sizeof(((struct config *)NULL)->tls_cert) - 1);
 	}
 	if ((k->type == K_FILE || k->type == K_CERTS) && access(field, R_OK) != 0)
-		return problem(x, 1, f->path, kv->line, "%s names %s, which cannot "
+		return cfg_problem(x, 1, f->path, kv->line, "%s names %s, which cannot "
 		    "be read: %s", k->name, field, strerror(errno));
 	if (k->type == K_DIR && (stat(field, &st) != 0 || !S_ISDIR(st.st_mode))) {
-		problem(x, 1, f->path, kv->line, "%s names %s, which is not a "
+		cfg_problem(x, 1, f->path, kv->line, "%s names %s, which is not a "
 		    "directory", k->name, field);
 		field[0] = '\0';	/* a check does not look into it */
 		return GW_ERR_CONFIG;
@@ -789,7 +155,7 @@ gateway_value(struct cfgctx *x, struct config *c, const struct kvfile *f,
 	switch (k->type) {
 	case K_LISTEN:
 		if (!listen_valid(kv->value))
-			return problem(x, 1, f->path, kv->line, "listen must be "
+			return cfg_problem(x, 1, f->path, kv->line, "listen must be "
 			    "host:port (IPv6 as [addr]:port), not \"%.80s\"",
 			    kv->value);
 		util_strlcpy(field, kv->value, sizeof(c->listen));
@@ -801,7 +167,7 @@ gateway_value(struct cfgctx *x, struct config *c, const struct kvfile *f,
 		return gateway_path(x, f, k, kv, field);
 	case K_INT:
 		if (parse_long(kv->value, k->min, k->max, &v) != 0)
-			return problem(x, 1, f->path, kv->line, "%s must be a whole "
+			return cfg_problem(x, 1, f->path, kv->line, "%s must be a whole "
 			    "number from %ld to %ld, not \"%s\"", k->name, k->min,
 			    k->max, kv->value);
 		*(int *)(void *)field = (int)v;
@@ -817,7 +183,7 @@ gateway_value(struct cfgctx *x, struct config *c, const struct kvfile *f,
 		return r;
 	case K_REVOCATION:
 		if (!revocation_valid(kv->value))
-			return problem(x, 1, f->path, kv->line, "revocation must be "
+			return cfg_problem(x, 1, f->path, kv->line, "revocation must be "
 			    "require, prefer or off, not \"%.40s\"", kv->value);
 		util_strlcpy(field, kv->value, sizeof(c->revocation));
 		return 0;
@@ -855,7 +221,7 @@ gateway_spool(struct cfgctx *x, struct config *c, const struct kvfile *f)
 	slash[slash == dir ? 1 : 0] = '\0';
 	if (resolve_path(dir, "spool", c->spool_dir, sizeof(c->spool_dir)) != 0) {
 		c->spool_dir[0] = '\0';
-		return problem(x, 1, f->path, 0, "the default spool_dir (next to "
+		return cfg_problem(x, 1, f->path, 0, "the default spool_dir (next to "
 		    "the database) is longer than %zu bytes",
 		    sizeof(c->spool_dir) - 1);
 	}
@@ -870,17 +236,17 @@ gateway_apply(struct cfgctx *x, struct config *c, const struct kvfile *f)
 	int r;
 
 	if (util_strlcpy(c->path, f->path, sizeof(c->path)) >= sizeof(c->path))
-		return problem(x, 1, f->path, 0, "the path is too long");
+		return cfg_problem(x, 1, f->path, 0, "the path is too long");
 	gateway_defaults(c);
 	for (i = 0; i < NGATEWAY_KEYS; i++) {
 		if ((kv = kv_find(f, gateway_keys[i].name)) == NULL) {
 			if (gateway_keys[i].required &&
-			    stop(x, r = problem(x, 1, f->path, 0, "the required key "
+			    cfg_stop(x, r = cfg_problem(x, 1, f->path, 0, "the required key "
 			    "\"%s\" is missing", gateway_keys[i].name)))
 				return r;
 			continue;
 		}
-		if (stop(x, r = gateway_value(x, c, f, &gateway_keys[i], kv)))
+		if (cfg_stop(x, r = gateway_value(x, c, f, &gateway_keys[i], kv)))
 			return r;
 	}
 	return gateway_spool(x, c, f);
@@ -922,10 +288,10 @@ profile_key_known(const char *key)
 }
 
 /* Records failure e of one step; returns from the function if it ends the
- * walk (see stop()), else remembers the first failure in r. */
+ * walk (see cfg_stop()), else remembers the first failure in r. */
 #define STEP(x, r, call) do {						\
 	int e_ = (call);						\
-	if (stop((x), e_))						\
+	if (cfg_stop((x), e_))						\
 		return e_;						\
 	if (e_ != 0 && (r) == 0)					\
 		(r) = e_;						\
@@ -989,21 +355,21 @@ parse_list(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
 	for (s = copy; s != NULL; s = comma) {
 		if ((comma = strchr(s, ',')) != NULL)
 			*comma++ = '\0';
-		item = trim(s);
+		item = cfg_trim(s);
 		if (*item == '\0') {
-			r = problem(x, 1, f->path, kv->line, "%s has an empty entry",
+			r = cfg_problem(x, 1, f->path, kv->line, "%s has an empty entry",
 			    kv->key);
 			goto out;
 		}
 		if (n == CONFIG_MAX_LIST) {
-			r = problem(x, 1, f->path, kv->line, "%s has more than %d "
+			r = cfg_problem(x, 1, f->path, kv->line, "%s has more than %d "
 			    "entries", kv->key, CONFIG_MAX_LIST);
 			goto out;
 		}
 		if (strlen(item) > CONFIG_MAX_URI ||
 		    (kind != LIST_PATH && strpbrk(item, " \t") != NULL) ||
 		    (kind == LIST_ID && !party_id_valid(item))) {
-			r = problem(x, 1, f->path, kv->line, "%s: \"%.80s\" is not a "
+			r = cfg_problem(x, 1, f->path, kv->line, "%s: \"%.80s\" is not a "
 			    "valid %s", kv->key, item, what[kind]);
 			goto out;
 		}
@@ -1034,13 +400,13 @@ tls_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
 	int r;
 
 	if (resolve_path(f->dir, kv->value, path, sizeof(path)) != 0)
-		return problem(x, 1, f->path, kv->line, "the path of tls_cert is "
+		return cfg_problem(x, 1, f->path, kv->line, "the path of tls_cert is "
 		    "too long");
 	r = certs_file(x, f->path, kv->line, "tls_cert", path, CERTS_EVERY, &v,
 	    &n);
 	if (v != NULL && pki_cert_fingerprint(v[0], p->tls_fpr) != 0) {
 		p->tls_fpr[0] = '\0';
-		r = problem(x, 1, f->path, kv->line, "tls_cert: cannot fingerprint "
+		r = cfg_problem(x, 1, f->path, kv->line, "tls_cert: cannot fingerprint "
 		    "%s", path);
 	}
 	certv_free(v, n);
@@ -1057,7 +423,7 @@ profile_long(struct cfgctx *x, const struct kvfile *f, const char *key,
 	*out = def;
 	if (kv && parse_long(kv->value, min, max, out) != 0) {
 		*out = def;
-		return problem(x, 1, f->path, kv->line, "%s must be a whole number "
+		return cfg_problem(x, 1, f->path, kv->line, "%s must be a whole number "
 		    "from %ld to %ld, not \"%.40s\"", key, min, max, kv->value);
 	}
 	return 0;
@@ -1101,7 +467,7 @@ cafile_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
 
 	if (resolve_path(f->dir, kv->value, tmp, sizeof(tmp)) != 0 ||
 	    strlen(tmp) >= pathlen)
-		return problem(x, 1, f->path, kv->line, "the path of %s is longer "
+		return cfg_problem(x, 1, f->path, kv->line, "the path of %s is longer "
 		    "than %zu bytes", kv->key, pathlen - 1);
 	r = certs_file(x, f->path, kv->line, kv->key, tmp, CERTS_SOME, &lv, &ln);
 	if (lv != NULL) {	/* it was read */
@@ -1127,7 +493,7 @@ receipt_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
 	int r;
 
 	if (resolve_path(f->dir, kv->value, path, sizeof(path)) != 0)
-		return problem(x, 1, f->path, kv->line, "the path of receipt_cert "
+		return cfg_problem(x, 1, f->path, kv->line, "the path of receipt_cert "
 		    "is too long");
 	r = certs_file(x, f->path, kv->line, "receipt_cert", path, CERTS_EVERY,
 	    &v, &n);
@@ -1156,25 +522,25 @@ push_apply(struct cfgctx *x, const struct kvfile *f, struct party *p)
 	if (strcmp(p->delivery, "push") != 0) {
 		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			if ((kv = kv_find(f, keys[i])) != NULL)
-				STEP(x, r, problem(x, 1, f->path, kv->line, "%s is "
+				STEP(x, r, cfg_problem(x, 1, f->path, kv->line, "%s is "
 				    "only for delivery = push", keys[i]));
 		return r;
 	}
 	if (kv_find(f, "endpoint") == NULL)
-		STEP(x, r, problem(x, 1, f->path, 0, "delivery = push needs "
+		STEP(x, r, cfg_problem(x, 1, f->path, 0, "delivery = push needs "
 		    "endpoint"));
 	if (kv_find(f, "endpoint_ca") == NULL && kv_find(f, "endpoint_pin") == NULL)
-		STEP(x, r, problem(x, 1, f->path, 0, "delivery = push needs "
+		STEP(x, r, cfg_problem(x, 1, f->path, 0, "delivery = push needs "
 		    "endpoint_ca or endpoint_pin"));
 	if (kv_find(f, "receipt_cert") == NULL)
-		STEP(x, r, problem(x, 1, f->path, 0, "delivery = push needs "
+		STEP(x, r, cfg_problem(x, 1, f->path, 0, "delivery = push needs "
 		    "receipt_cert"));
 	if ((kv = kv_find(f, "endpoint")) != NULL &&
 	    (strncmp(kv->value, "https://", 8) != 0 ||
 	    util_strlcpy(p->endpoint, kv->value, sizeof(p->endpoint)) >=
 	    sizeof(p->endpoint))) {
 		p->endpoint[0] = '\0';
-		STEP(x, r, problem(x, 1, f->path, kv->line, "endpoint must be an "
+		STEP(x, r, cfg_problem(x, 1, f->path, kv->line, "endpoint must be an "
 		    "https:// URL of at most %zu characters",
 		    sizeof(p->endpoint) - 1));
 	}
@@ -1184,7 +550,7 @@ push_apply(struct cfgctx *x, const struct kvfile *f, struct party *p)
 	if ((kv = kv_find(f, "endpoint_pin")) != NULL) {
 		if (!pin_valid(kv->value) || strlen(kv->value) >=
 		    sizeof(p->endpoint_pin))
-			STEP(x, r, problem(x, 1, f->path, kv->line, "endpoint_pin "
+			STEP(x, r, cfg_problem(x, 1, f->path, kv->line, "endpoint_pin "
 			    "must be sha256// and the base64 SHA-256 of the "
 			    "endpoint's public key (several separated by ';'), "
 			    "not \"%.80s\"", kv->value));
@@ -1235,7 +601,7 @@ enc_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
 	if ((e = parse_list(x, f, kv, LIST_PATH, &files, &nfiles)) != 0)
 		return e;
 	if (nfiles > CONFIG_MAX_ENC) {
-		e = problem(x, 1, f->path, kv->line, "encryption_cert names more "
+		e = cfg_problem(x, 1, f->path, kv->line, "encryption_cert names more "
 		    "than %d files", CONFIG_MAX_ENC);
 		goto out;
 	}
@@ -1250,7 +616,7 @@ enc_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
 		if (labels[k] == NULL && (labels[k] = malloc(PATH_MAX)) == NULL)
 			goto out;
 		if (resolve_path(f->dir, files[i], labels[k], PATH_MAX) != 0)
-			e = problem(x, 1, f->path, kv->line, "the path of "
+			e = cfg_problem(x, 1, f->path, kv->line, "the path of "
 			    "encryption_cert \"%.80s\" is too long", files[i]);
 		else if ((e = certs_read(x, f->path, kv->line, "encryption_cert",
 		    labels[k], &v, &n)) == 0) {
@@ -1260,7 +626,7 @@ enc_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
 			e = enc_key_check(x, f->path, kv->line, labels[k],
 			    p->enc_certs[k], p->allow_rsa2048);
 		}
-		if (stop(x, e))
+		if (cfg_stop(x, e))
 			goto out;
 		r = r != 0 ? r : e;
 	}
@@ -1272,7 +638,7 @@ enc_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
 		free(labels[i]);
 	free(labels);
 	strv_free(files, nfiles);
-	return stop(x, e) || r == 0 ? e : r;
+	return cfg_stop(x, e) || r == 0 ? e : r;
 }
 
 /* Names an EKU in signer_eku may use (or a dotted OID). */
@@ -1301,7 +667,7 @@ eku_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
 		len = obj != NULL ? OBJ_obj2txt(dotted, sizeof(dotted), obj, 1) : -1;
 		if (len <= 0 || (size_t)len >= sizeof(dotted)) {
 			ASN1_OBJECT_free(obj);
-			r = problem(x, 1, f->path, kv->line, "signer_eku: \"%.80s\" is "
+			r = cfg_problem(x, 1, f->path, kv->line, "signer_eku: \"%.80s\" is "
 			    "neither an OID nor one of serverAuth, clientAuth, "
 			    "codeSigning, emailProtection, timeStamping, OCSPSigning",
 			    p->signer_eku[i]);
@@ -1365,7 +731,7 @@ portal_apply(struct cfgctx *x, const struct kvfile *f, struct party *p,
 		if (revocation_valid(kv->value))
 			util_strlcpy(p->revocation, kv->value, sizeof(p->revocation));
 		else
-			STEP(x, r, problem(x, 1, f->path, kv->line, "revocation must "
+			STEP(x, r, cfg_problem(x, 1, f->path, kv->line, "revocation must "
 			    "be require, prefer or off, not \"%.40s\"", kv->value));
 	}
 	if ((kv = kv_find(f, "signer_eku")) != NULL)
@@ -1384,7 +750,7 @@ authority_apply(struct cfgctx *x, const struct kvfile *f, struct party *p)
 		if (strcmp(kv->value, "pull") == 0 || strcmp(kv->value, "push") == 0)
 			util_strlcpy(p->delivery, kv->value, sizeof(p->delivery));
 		else
-			STEP(x, r, problem(x, 1, f->path, kv->line, "delivery must "
+			STEP(x, r, cfg_problem(x, 1, f->path, kv->line, "delivery must "
 			    "be pull or push, not \"%s\"", kv->value));
 	}
 	STEP(x, r, push_apply(x, f, p));
@@ -1394,7 +760,7 @@ authority_apply(struct cfgctx *x, const struct kvfile *f, struct party *p)
 		if (party_id_valid(kv->value))
 			util_strlcpy(p->scheme, kv->value, sizeof(p->scheme));
 		else
-			STEP(x, r, problem(x, 1, f->path, kv->line, "scheme must be "
+			STEP(x, r, cfg_problem(x, 1, f->path, kv->line, "scheme must be "
 			    "1-63 characters of A-Z a-z 0-9 . _ : -, not \"%.80s\"",
 			    kv->value));
 	}
@@ -1402,7 +768,7 @@ authority_apply(struct cfgctx *x, const struct kvfile *f, struct party *p)
 		STEP(x, r, parse_list(x, f, kv, LIST_URI, &p->scenarios,
 		    &p->nscenarios));
 	if ((kv = kv_find(f, "encryption_cert")) == NULL)
-		STEP(x, r, problem(x, 1, f->path, 0, "an authority profile needs "
+		STEP(x, r, cfg_problem(x, 1, f->path, 0, "an authority profile needs "
 		    "encryption_cert"));
 	else
 		STEP(x, r, enc_apply(x, f, kv, p));
@@ -1418,32 +784,32 @@ profile_identity(struct cfgctx *x, const struct kvfile *f, struct party *p,
 	int r = 0;
 
 	if ((kv = kv_find(f, "id")) == NULL)
-		STEP(x, r, problem(x, 1, f->path, 0, "the required key \"id\" is "
+		STEP(x, r, cfg_problem(x, 1, f->path, 0, "the required key \"id\" is "
 		    "missing"));
 	else if (!party_id_valid(kv->value))
-		STEP(x, r, problem(x, 1, f->path, kv->line, "id must be 1-63 "
+		STEP(x, r, cfg_problem(x, 1, f->path, kv->line, "id must be 1-63 "
 		    "characters of A-Z a-z 0-9 . _ : -, not \"%.80s\"", kv->value));
 	else {
 		util_strlcpy(p->id, kv->value, sizeof(p->id));
 		pi->id_line = kv->line;
 	}
 	if ((kv = kv_find(f, "kind")) == NULL)
-		STEP(x, r, problem(x, 1, f->path, 0, "the required key \"kind\" is "
+		STEP(x, r, cfg_problem(x, 1, f->path, 0, "the required key \"kind\" is "
 		    "missing"));
 	else if (strcmp(kv->value, "portal") == 0)
 		p->kind = PARTY_PORTAL;
 	else if (strcmp(kv->value, "authority") == 0)
 		p->kind = PARTY_AUTHORITY;
 	else
-		STEP(x, r, problem(x, 1, f->path, kv->line, "kind must be portal "
+		STEP(x, r, cfg_problem(x, 1, f->path, kv->line, "kind must be portal "
 		    "or authority, not \"%.80s\"", kv->value));
 	util_strlcpy(p->name, p->id, sizeof(p->name));
 	if ((kv = kv_find(f, "name")) != NULL &&
 	    util_strlcpy(p->name, kv->value, sizeof(p->name)) >= sizeof(p->name))
-		STEP(x, r, problem(x, 1, f->path, kv->line, "name is longer than "
+		STEP(x, r, cfg_problem(x, 1, f->path, kv->line, "name is longer than "
 		    "%zu bytes", sizeof(p->name) - 1));
 	if ((kv = kv_find(f, "tls_cert")) == NULL)
-		STEP(x, r, problem(x, 1, f->path, 0, "the required key \"tls_cert\" "
+		STEP(x, r, cfg_problem(x, 1, f->path, 0, "the required key \"tls_cert\" "
 		    "is missing"));
 	else {
 		pi->tls_line = kv->line;
@@ -1494,7 +860,7 @@ profile_apply(struct cfgctx *x, const struct config *c,
 			if (strcmp(f->kv[i].key, profile_keys[j].name) == 0 &&
 			    profile_keys[j].kind != 0 &&
 			    profile_keys[j].kind != (int)p->kind)
-				STEP(x, r, problem(x, 1, f->path, f->kv[i].line,
+				STEP(x, r, cfg_problem(x, 1, f->path, f->kv[i].line,
 				    "%s is only valid in %s profile", f->kv[i].key,
 				    profile_keys[j].kind == PARTY_PORTAL ? "a portal" :
 				    "an authority"));
@@ -1541,7 +907,7 @@ profile_names(struct cfgctx *x, const struct config *c, char ***out,
 	int r = GW_ERR_NOMEM;
 
 	if ((d = opendir(c->profiles_dir)) == NULL)
-		return problem(x, 1, c->path, 0, "profiles_dir %s cannot be "
+		return cfg_problem(x, 1, c->path, 0, "profiles_dir %s cannot be "
 		    "opened: %s", c->profiles_dir, strerror(errno));
 	if ((v = calloc(CONFIG_MAX_PARTIES, sizeof(*v))) == NULL)
 		goto out;
@@ -1551,7 +917,7 @@ profile_names(struct cfgctx *x, const struct config *c, char ***out,
 		    strcmp(de->d_name + len - 5, ".conf") != 0)
 			continue;
 		if (n == CONFIG_MAX_PARTIES) {
-			r = problem(x, 1, c->path, 0, "profiles_dir %s holds more "
+			r = cfg_problem(x, 1, c->path, 0, "profiles_dir %s holds more "
 			    "than %d profiles", c->profiles_dir, CONFIG_MAX_PARTIES);
 			goto out;
 		}
@@ -1586,12 +952,12 @@ profiles_unique(struct cfgctx *x, const struct config *c,
 		for (j = 0; j < i; j++) {
 			q = &c->parties[j];
 			if (p->id[0] != '\0' && strcmp(p->id, q->id) == 0)
-				STEP(x, r, problem(x, 1, pi[i].file, pi[i].id_line,
+				STEP(x, r, cfg_problem(x, 1, pi[i].file, pi[i].id_line,
 				    "the id \"%s\" is already used by %s", p->id,
 				    pi[j].file));
 			if (p->tls_fpr[0] != '\0' && strcmp(p->tls_fpr,
 			    q->tls_fpr) == 0)
-				STEP(x, r, problem(x, 1, pi[i].file, pi[i].tls_line,
+				STEP(x, r, cfg_problem(x, 1, pi[i].file, pi[i].tls_line,
 				    "tls_cert is the same certificate as that of "
 				    "\"%s\" (%s); each party needs its own", q->id,
 				    pi[j].file));
@@ -1635,13 +1001,13 @@ profiles_refs(struct cfgctx *x, const struct config *c,
 		for (j = 0; j < p->nreaders; j++) {
 			rd = config_party(c, p->readers[j]);
 			if (rd == NULL || rd->kind != PARTY_AUTHORITY)
-				STEP(x, r, problem(x, 1, pi[i].file, pi[i].readers_line,
+				STEP(x, r, cfg_problem(x, 1, pi[i].file, pi[i].readers_line,
 				    "readers names \"%s\", which is not a "
 				    "configured authority", p->readers[j]));
 		}
 		for (j = 0; j < p->nservices; j++)
 			if (!service_known(c, p, p->services[j]))
-				STEP(x, r, problem(x, 1, pi[i].file,
+				STEP(x, r, cfg_problem(x, 1, pi[i].file,
 				    pi[i].services_line, "unknown service \"%s\": no "
 				    "authority this portal may submit to accepts it",
 				    p->services[j]));
@@ -1665,7 +1031,7 @@ profiles_load(struct cfgctx *x, struct config *c)
 		goto out;
 	for (i = 0; i < n; i++) {
 		if (resolve_path(c->profiles_dir, names[i], path, sizeof(path)) != 0)
-			e = problem(x, 1, c->profiles_dir, 0, "the path of %s is "
+			e = cfg_problem(x, 1, c->profiles_dir, 0, "the path of %s is "
 			    "too long", names[i]);
 		else {
 			/* counted before loading: config_free frees a partial
@@ -1674,11 +1040,11 @@ profiles_load(struct cfgctx *x, struct config *c)
 			e = profile_load(x, c, path, &c->parties[c->nparties - 1],
 			    &pi[c->nparties - 1]);
 		}
-		if (stop(x, e))
+		if (cfg_stop(x, e))
 			goto out;
 		r = r != 0 ? r : e;
 	}
-	if (!stop(x, e = profiles_unique(x, c, pi))) {
+	if (!cfg_stop(x, e = profiles_unique(x, c, pi))) {
 		r = r != 0 ? r : e;
 		e = profiles_refs(x, c, pi);
 	}
@@ -1687,14 +1053,14 @@ profiles_load(struct cfgctx *x, struct config *c)
 		free(pi[i].file);
 	free(pi);
 	strv_free(names, n);
-	return stop(x, e) || r == 0 ? e : r;
+	return cfg_stop(x, e) || r == 0 ? e : r;
 }
 
 static int
 nomem(struct cfgctx *x, const char *path, int r)
 {
 	if (r == GW_ERR_NOMEM)
-		problem(x, 1, path, 0, "out of memory while loading");
+		cfg_problem(x, 1, path, 0, "out of memory while loading");
 	return r;
 }
 
@@ -1738,7 +1104,7 @@ check_gateway(struct cfgctx *x, struct config *c, const char *path)
 	int r;
 
 	if ((r = kv_read(x, path, gateway_key_known, &f)) == 0 &&
-	    !stop(x, r = gateway_apply(x, c, &f)) && c->profiles_dir[0] != '\0')
+	    !cfg_stop(x, r = gateway_apply(x, c, &f)) && c->profiles_dir[0] != '\0')
 		r = profiles_load(x, c);
 	kv_free(&f);
 	return r;
@@ -1762,11 +1128,11 @@ config_check(const char *path,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return nomem(&x, path, GW_ERR_NOMEM);
 	if (stat(path, &st) != 0)
-		r = problem(&x, 1, path, 0, "cannot be read: %s", strerror(errno));
+		r = cfg_problem(&x, 1, path, 0, "cannot be read: %s", strerror(errno));
 	else if (!S_ISDIR(st.st_mode))
 		r = check_gateway(&x, c, path);
 	else if (resolve_path(path, "gateway.conf", gw, sizeof(gw)) != 0)
-		r = problem(&x, 1, path, 0, "the path is too long");
+		r = cfg_problem(&x, 1, path, 0, "the path is too long");
 	else if (access(gw, F_OK) == 0)
 		r = check_gateway(&x, c, gw);
 	else {
@@ -1775,7 +1141,7 @@ config_check(const char *path,
 		if (realpath(path, gw) == NULL ||
 		    util_strlcpy(c->profiles_dir, gw, sizeof(c->profiles_dir)) >=
 		    sizeof(c->profiles_dir))
-			r = problem(&x, 1, path, 0, "the path is too long");
+			r = cfg_problem(&x, 1, path, 0, "the path is too long");
 		else {
 			util_strlcpy(c->path, c->profiles_dir, sizeof(c->path));
 			r = profiles_load(&x, c);
@@ -1811,113 +1177,6 @@ config_free(struct config *c)
 		party_clear(&c->parties[i]);
 	free(c->parties);
 	free(c);
-}
-
-/* ---- development set-up ---- */
-
-static const char dev_gateway[] =
-    "# gatewayd development configuration, written by gatewayd --dev.\n"
-    "# Relative paths are taken relative to this file's directory.\n"
-    "listen = 127.0.0.1:8443\n"
-    "tls_cert = gateway.pem\n"
-    "tls_key = gateway.key\n"
-    "client_ca = ca.pem\n"
-    "trust_ca = ca.pem\n"
-    "sign_cert = gateway.pem\n"
-    "sign_key = gateway.key\n"
-    "database = gateway.db\n"
-    "profiles_dir = profiles\n"
-    "threads = 0\n"
-    "io_threads = 1\n"
-    "max_body = 16M\n"
-    "max_pending = 256\n";
-
-static const char dev_portal[] =
-    "# Development portal, written by gatewayd --dev.\n"
-    "id = portal-1\n"
-    "kind = portal\n"
-    "name = Development portal 1\n"
-    "tls_cert = ../portal-1.pem\n"
-    "# readers = authority-a, authority-b   (left out: any authority)\n";
-
-#define DEV_AUTHORITY(id, name)						\
-    "# Development authority, written by gatewayd --dev.\n"		\
-    "id = " id "\n"							\
-    "kind = authority\n"						\
-    "name = " name "\n"							\
-    "tls_cert = ../" id ".pem\n"					\
-    "delivery = pull\n"							\
-    "encryption_cert = ../" id ".pem\n"					\
-    "# services = urn:gatewayd:service:example   (left out: any service)\n" \
-    "max_size = 2G\n"							\
-    "# retention = 365   (days a delivered message body is kept)\n"
-
-static int
-write_if_missing(const char *dir, const char *name, const char *text,
-    char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	int r;
-
-	if (resolve_path(dir, name, path, sizeof(path)) != 0) {
-		cfgerr(err, errlen, dir, 0, "the path is too long");
-		return GW_ERR_CONFIG;
-	}
-	if (access(path, F_OK) == 0)
-		return 0;
-	if ((r = util_write_file(path, text, strlen(text), 0644)) != 0)
-		cfgerr(err, errlen, path, 0, "cannot write the file: %s",
-		    gw_strerror(r));
-	return r;
-}
-
-int
-config_dev(const char *dir, const char *listen, struct config **out,
-    char *err, size_t errlen)
-{
-	static const struct { const char *name, *text; } files[] = {
-		{ "gateway.conf", dev_gateway },
-		{ "profiles/portal-1.conf", dev_portal },
-		{ "profiles/authority-a.conf",
-		    DEV_AUTHORITY("authority-a", "Development authority A") },
-		{ "profiles/authority-b.conf",
-		    DEV_AUTHORITY("authority-b", "Development authority B") },
-	};
-	struct config *c = NULL;
-	char path[PATH_MAX];
-	size_t i;
-	int r;
-
-	if (listen != NULL && !listen_valid(listen)) {
-		cfgerr(err, errlen, dir, 0, "the listen address must be host:port "
-		    "(IPv6 as [addr]:port), not \"%.80s\"", listen);
-		return GW_ERR_CONFIG;
-	}
-	if ((r = pki_init(dir, PKI_KEY_EC_P256, PKI_KEY_RSA3072)) != 0) {
-		cfgerr(err, errlen, dir, 0, "cannot create the development PKI: %s",
-		    gw_strerror(r));
-		return r;
-	}
-	if (resolve_path(dir, "profiles", path, sizeof(path)) != 0) {
-		cfgerr(err, errlen, dir, 0, "the path is too long");
-		return GW_ERR_CONFIG;
-	}
-	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-		cfgerr(err, errlen, path, 0, "cannot create the directory: %s",
-		    strerror(errno));
-		return GW_ERR_IO;
-	}
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		if ((r = write_if_missing(dir, files[i].name, files[i].text,
-		    err, errlen)) != 0)
-			return r;
-	resolve_path(dir, "gateway.conf", path, sizeof(path));	/* fits: above */
-	if ((r = config_load(path, &c, err, errlen)) != 0)
-		return r;
-	if (listen != NULL)
-		util_strlcpy(c->listen, listen, sizeof(c->listen));
-	*out = c;
-	return 0;
 }
 
 /* ---- lookups ---- */
