@@ -91,5 +91,14 @@ bench: deps
 	sh bench/delivery.sh $(BUILD)
 	sh bench/attach.sh $(BUILD)
 
+# libFuzzer harnesses for parsers of untrusted bytes (clang; not part of
+# make test).  Run e.g. build/fuzz/fuzz_multipart -max_total_time=60.
+fuzz:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)" >&2; exit 1; }
+	mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Igateway -Icrypto \
+	    fuzz/fuzz_multipart.c gateway/multipart.c gateway/util.c gateway/err.c \
+	    $(shell pkg-config --cflags --libs openssl libxml-2.0) -o build/fuzz/fuzz_multipart
+
 clean:
 	rm -rf build
