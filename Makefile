@@ -99,6 +99,10 @@ fuzz:
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Igateway -Icrypto \
 	    fuzz/fuzz_multipart.c gateway/multipart.c gateway/util.c gateway/err.c \
 	    $(shell pkg-config --cflags --libs openssl libxml-2.0) -o build/fuzz/fuzz_multipart
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Igateway -Icrypto -Icerts \
+	    fuzz/fuzz_attach_doc.c crypto/attach.c crypto/xmlenc.c crypto/xmlparse.c \
+	    crypto/keys.c certs/pki.c gateway/util.c gateway/err.c \
+	    $(shell pkg-config --cflags --libs openssl libxml-2.0) -o build/fuzz/fuzz_attach_doc
 
 clean:
 	rm -rf build
