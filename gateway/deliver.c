@@ -44,6 +44,7 @@
 #include <openssl/rand.h>
 
 #include "attach.h"
+#include "bodysrc.h"
 #include "err.h"
 #include "gw.h"
 #include "store.h"
@@ -59,16 +60,6 @@
 #define ANSWER_MAX	(1u << 20)
 #define POLL_MS		200
 #define NS_RECEIPT	"urn:gatewayd:receipt:1"
-#define MAX_SEGS	(2 * GW_MAX_ATTACH + 3)
-
-/* A piece of a multipart body: bytes in memory, or a document on disk. */
-struct seg {
-	char *own;			/* malloc'd text, freed with the seg */
-	const char *data;		/* the bytes (own, or the envelope) */
-	size_t len, off;
-	struct attach_reader *rd;	/* or this */
-};
-
 struct breaker {
 	char reader[64];
 	int failures;		/* in a row */
@@ -88,8 +79,7 @@ struct transfer {
 	size_t answer_len;
 	int too_big;
 	char sha[65];		/* of the envelope sent */
-	struct seg segs[MAX_SEGS];	/* multipart body; nsegs == 0: none */
-	size_t nsegs, cur;
+	struct bodysrc *body;		/* multipart body; NULL: the envelope alone */
 };
 
 static struct {
@@ -110,14 +100,9 @@ static struct {
 static void
 transfer_free(struct transfer *t)
 {
-	size_t i;
-
 	curl_easy_cleanup(t->easy);
 	curl_slist_free_all(t->hdrs);
-	for (i = 0; i < t->nsegs; i++) {
-		free(t->segs[i].own);
-		attach_reader_free(t->segs[i].rd);
-	}
+	bodysrc_free(t->body);
 	free(t->c.envelope);
 	free(t->answer);
 	confsnap_release(t->snap);
@@ -129,103 +114,57 @@ static size_t
 on_read(char *buf, size_t size, size_t nitems, void *arg)
 {
 	struct transfer *t = arg;
-	size_t max = size * nitems, done = 0, n;
-	struct seg *g;
-	long got;
+	long got = bodysrc_read(t->body, buf, size * nitems);
 
-	while (done < max && t->cur < t->nsegs) {
-		g = &t->segs[t->cur];
-		if (g->rd) {
-			if ((got = attach_reader_read(g->rd, buf + done,
-			    max - done)) < 0)
-				return CURL_READFUNC_ABORT;
-			if (got == 0)
-				t->cur++;
-			done += (size_t)got;
-			continue;
-		}
-		n = g->len - g->off < max - done ? g->len - g->off : max - done;
-		memcpy(buf + done, g->data + g->off, n);
-		g->off += n;
-		done += n;
-		if (g->off == g->len)
-			t->cur++;
-	}
-	return done;
-}
-
-static int
-add_text(struct transfer *t, char *text)
-{
-	if (text == NULL || t->nsegs == MAX_SEGS) {
-		free(text);
-		return GW_ERR_NOMEM;
-	}
-	t->segs[t->nsegs++] = (struct seg){ .own = text, .data = text,
-	    .len = strlen(text) };
-	return 0;
+	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
 }
 
 /*
- * The multipart/related body of a message with attachments; *total gets
- * its length and ctype the Content-Type header.  0 with t->nsegs == 0 if
- * the message has none.
+ * The multipart/related body of a message with attachments (t->body) and
+ * its Content-Type header in ctype; t->body stays NULL if it has none.
  */
 static int
-build_multipart(struct transfer *t, char *ctype, size_t ctlen,
-    curl_off_t *total)
+build_multipart(struct transfer *t, char *ctype, size_t ctlen)
 {
 	struct store_att *a = NULL, one;
-	char bnd[40], *hdr = NULL, *ftr = NULL, *text;
+	struct attach_reader *rd;
+	char bnd[40], text[300], *hdr = NULL, *ftr = NULL;
 	unsigned char rnd[12];
 	size_t na = 0, i, hl, fl;
-	uint64_t sum = 0;
 	int r;
 
-	if ((r = store_att_list(D.store, t->c.msg_id, &a, &na)) != 0 || na == 0) {
-		free(a);
-		return r;
-	}
+	if ((r = store_att_list(D.store, t->c.msg_id, &a, &na)) != 0 || na == 0)
+		goto out;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		free(a);
-		return GW_ERR_CRYPTO;
+		r = GW_ERR_CRYPTO;
+		goto out;
 	}
 	memcpy(bnd, "gw-", 3);
 	util_hex(rnd, sizeof(rnd), bnd + 3);
 	snprintf(ctype, ctlen, "Content-Type: multipart/related; boundary=\"%s\"; "
 	    "type=\"application/soap+xml\"; start=\"<envelope>\"", bnd);
-	if (asprintf(&text, "--%s\r\nContent-Type: application/soap+xml; "
-	    "charset=utf-8\r\nContent-ID: <envelope>\r\n\r\n", bnd) < 0)
-		text = NULL;
-	if ((r = add_text(t, text)) != 0)
+	snprintf(text, sizeof(text), "--%s\r\nContent-Type: application/soap+xml; "
+	    "charset=utf-8\r\nContent-ID: <envelope>\r\n\r\n", bnd);
+	if ((r = bodysrc_new(&t->body)) != 0 ||
+	    (r = bodysrc_add_mem(t->body, text, strlen(text), 1)) != 0 ||
+	    (r = bodysrc_add_mem(t->body, t->c.envelope, t->c.envelope_len, 0)) != 0)
 		goto out;
-	/* the envelope stays the transfer's: borrowed, not freed as a seg */
-	t->segs[t->nsegs++] = (struct seg){ .data = (const char *)t->c.envelope,
-	    .len = t->c.envelope_len };
 	for (i = 0; i < na; i++) {
-		if (asprintf(&text, "\r\n--%s\r\nContent-Type: application/xml\r\n"
-		    "Content-ID: <%s>\r\n\r\n", bnd, a[i].att_id) < 0)
-			text = NULL;
-		if ((r = add_text(t, text)) != 0)
-			goto out;
-		if ((r = store_att_get(D.store, t->c.msg_id, t->c.reader,
+		snprintf(text, sizeof(text), "\r\n--%s\r\nContent-Type: "
+		    "application/xml\r\nContent-ID: <%s>\r\n\r\n", bnd,
+		    a[i].att_id);
+		if ((r = bodysrc_add_mem(t->body, text, strlen(text), 1)) != 0 ||
+		    (r = store_att_get(D.store, t->c.msg_id, t->c.reader,
 		    a[i].att_id, &one, &hdr, &hl, &ftr, &fl)) != 0 ||
-		    (r = attach_reader_open(one.path, hdr, hl, ftr, fl,
-		    &t->segs[t->nsegs].rd)) != 0)
+		    (r = attach_reader_open(one.path, hdr, hl, ftr, fl, &rd)) != 0 ||
+		    (r = bodysrc_add_reader(t->body, rd)) != 0)
 			goto out;
-		t->nsegs++;
 		free(hdr);
 		free(ftr);
 		hdr = ftr = NULL;
 	}
-	if (asprintf(&text, "\r\n--%s--\r\n", bnd) < 0)
-		text = NULL;
-	if ((r = add_text(t, text)) != 0)
-		goto out;
-	for (i = 0; i < t->nsegs; i++)
-		sum += t->segs[i].rd ? attach_reader_total(t->segs[i].rd) :
-		    t->segs[i].len;
-	*total = (curl_off_t)sum;
+	snprintf(text, sizeof(text), "\r\n--%s--\r\n", bnd);
+	r = bodysrc_add_mem(t->body, text, strlen(text), 1);
  out:
 	free(hdr);
 	free(ftr);
@@ -291,7 +230,6 @@ start(struct store_claim *c, struct confsnap *snap)
 	const struct config *cfg = snap->cfg;
 	const struct party *p = config_party(cfg, c->reader);
 	char ctype[200];
-	curl_off_t total = 0;
 
 	/* skip_reader let only the snapshot's push authorities through */
 	if (p == NULL || strcmp(p->delivery, "push") != 0)
@@ -305,19 +243,20 @@ start(struct store_claim *c, struct confsnap *snap)
 	util_sha256_hex(t->c.envelope, t->c.envelope_len, t->sha);
 	if ((t->easy = curl_easy_init()) == NULL)
 		goto fail;
-	if (build_multipart(t, ctype, sizeof(ctype), &total) != 0)
+	if (build_multipart(t, ctype, sizeof(ctype)) != 0)
 		goto fail;
-	t->hdrs = curl_slist_append(NULL, t->nsegs ? ctype :
+	t->hdrs = curl_slist_append(NULL, t->body ? ctype :
 	    "Content-Type: application/soap+xml; charset=utf-8");
 	t->hdrs = curl_slist_append(t->hdrs, "Expect:");
 	curl_easy_setopt(t->easy, CURLOPT_URL, p->endpoint);
 	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
-	if (t->nsegs) {
+	if (t->body) {
 		curl_easy_setopt(t->easy, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
-		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, total);
+		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)bodysrc_total(t->body));
 	} else {
 		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->c.envelope);
 		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -341,7 +280,7 @@ start(struct store_claim *c, struct confsnap *snap)
 	 * the server's in tls.c; both move with the key process. */
 	curl_easy_setopt(t->easy, CURLOPT_SSLKEY, cfg->sign_key);
 	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	if (t->nsegs) {
+	if (t->body) {
 		/* attachments may take long: give up only when nothing moves */
 		curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 		curl_easy_setopt(t->easy, CURLOPT_LOW_SPEED_TIME, 60L);

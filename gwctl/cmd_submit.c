@@ -24,12 +24,12 @@
 #include <curl/curl.h>
 #include <libxml/tree.h>
 
+#include "bodysrc.h"
 #include "err.h"
 #include "gwctl.h"
 #include "util.h"
 #include "xmlparse.h"
 
-#define UPLOAD_HDR	400	/* one part's delimiter and headers */
 
 static const char submit_help[] =
     "usage: gwctl submit [CONNECTION OPTIONS] [--attach FILE ...] [--quiet] FILE|-\n\n"
@@ -83,80 +83,13 @@ conn_args(int argc, char **argv, const char *cmd, const char *help,
 	return conn_finish(conn, cmd, default_as);
 }
 
-/* One piece of the multipart body: bytes in memory or a whole file. */
-struct seg {
-	const unsigned char *mem;	/* NULL: the file path */
-	const char *path;
-	unsigned long long len;
-};
-
-struct upload {
-	struct seg seg[2 * GWCTL_MAX_ATTACH + 3];
-	size_t nseg, cur;
-	unsigned long long off;		/* within seg[cur] */
-	unsigned long long total;
-	int fd;
-	int failed;			/* a file changed or could not be read */
-	char why[300];
-	char hdr[GWCTL_MAX_ATTACH + 1][UPLOAD_HDR];
-	char tail[120];
-};
-
+/* libcurl's read callback over the multipart body. */
 static size_t
 upload_read(char *buf, size_t size, size_t nitems, void *arg)
 {
-	struct upload *u = arg;
-	size_t max = size * nitems, done = 0, n;
-	struct seg *s;
-	ssize_t got;
+	long got = bodysrc_read(arg, buf, size * nitems);
 
-	while (done < max && u->cur < u->nseg) {
-		s = &u->seg[u->cur];
-		if (u->off == s->len) {
-			if (u->fd >= 0) {
-				/* the file must end where it ended when hashed */
-				if (read(u->fd, buf + done, 1) != 0) {
-					snprintf(u->why, sizeof(u->why), "%s grew "
-					    "while it was being sent", s->path);
-					u->failed = 1;
-					return CURL_READFUNC_ABORT;
-				}
-				close(u->fd);
-				u->fd = -1;
-			}
-			u->cur++;
-			u->off = 0;
-			continue;
-		}
-		n = max - done;
-		if (n > s->len - u->off)
-			n = (size_t)(s->len - u->off);
-		if (s->mem != NULL) {
-			memcpy(buf + done, s->mem + u->off, n);
-			got = (ssize_t)n;
-		} else {
-			if (u->fd < 0 && (u->fd = open(s->path, O_RDONLY |
-			    O_CLOEXEC)) < 0) {
-				snprintf(u->why, sizeof(u->why), "cannot open %s: "
-				    "%s", s->path, strerror(errno));
-				u->failed = 1;
-				return CURL_READFUNC_ABORT;
-			}
-			while ((got = read(u->fd, buf + done, n)) < 0 &&
-			    errno == EINTR)
-				;
-			if (got <= 0) {
-				snprintf(u->why, sizeof(u->why), "%s: %s", s->path,
-				    got < 0 ? strerror(errno) : "the file shrank "
-				    "while it was being sent");
-				u->failed = 1;
-				return CURL_READFUNC_ABORT;
-			}
-		}
-		u->off += (unsigned long long)got;
-		done += (size_t)got;
-	}
-	return done;
+	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
 }
 
 /*
@@ -207,34 +140,31 @@ match_files(const struct gwctl_attlist *l, char *const *files, size_t nfiles,
 	return 0;
 }
 
-/* The multipart/related body: segments, total length, boundary. */
-static void
-upload_build(struct upload *u, const unsigned char *xml, size_t xlen,
+/* The multipart/related body: the XML, then each file in list order. */
+static int
+upload_build(struct bodysrc *b, const unsigned char *xml, size_t xlen,
     const struct gwctl_attlist *l, char *const *files, const size_t *order,
     const char *boundary)
 {
+	char text[400];
 	size_t i;
+	int r;
 
-	u->fd = -1;
-	snprintf(u->hdr[0], UPLOAD_HDR, "--%s\r\nContent-Type: application/xml"
+	snprintf(text, sizeof(text), "--%s\r\nContent-Type: application/xml"
 	    "\r\n\r\n", boundary);
-	u->seg[u->nseg++] = (struct seg){ (const unsigned char *)u->hdr[0], NULL,
-	    strlen(u->hdr[0]) };
-	u->seg[u->nseg++] = (struct seg){ xml, NULL, xlen };
+	if ((r = bodysrc_add_mem(b, text, strlen(text), 1)) != 0 ||
+	    (r = bodysrc_add_mem(b, xml, xlen, 0)) != 0)
+		return r;
 	for (i = 0; i < l->n; i++) {
-		snprintf(u->hdr[i + 1], UPLOAD_HDR, "\r\n--%s\r\nContent-Type: %s"
+		snprintf(text, sizeof(text), "\r\n--%s\r\nContent-Type: %s"
 		    "\r\nContent-ID: <%s>\r\n\r\n", boundary, l->v[i].ctype,
 		    l->v[i].id);
-		u->seg[u->nseg++] = (struct seg){ (const unsigned char *)
-		    u->hdr[i + 1], NULL, strlen(u->hdr[i + 1]) };
-		u->seg[u->nseg++] = (struct seg){ NULL, files[order[i]],
-		    l->v[i].size };
+		if ((r = bodysrc_add_mem(b, text, strlen(text), 1)) != 0 ||
+		    (r = bodysrc_add_file(b, files[order[i]], l->v[i].size)) != 0)
+			return r;
 	}
-	snprintf(u->tail, sizeof(u->tail), "\r\n--%s--\r\n", boundary);
-	u->seg[u->nseg++] = (struct seg){ (const unsigned char *)u->tail, NULL,
-	    strlen(u->tail) };
-	for (i = 0; i < u->nseg; i++)
-		u->total += u->seg[i].len;
+	snprintf(text, sizeof(text), "\r\n--%s--\r\n", boundary);
+	return bodysrc_add_mem(b, text, strlen(text), 1);
 }
 
 /* Parser limits for the document to be sent: it is only read here. */
@@ -293,34 +223,33 @@ submit_multipart(const struct gwctl_conn *conn, const unsigned char *xml,
 {
 	struct gwctl_progress prog;
 	struct http_xfer x;
-	struct upload *u;
+	struct bodysrc *b = NULL;
 	char boundary[48], rnd[40], ctype[160];
 	int r;
 
-	if ((u = calloc(1, sizeof(*u))) == NULL) {
-		gwctl_err("submit", "out of memory");
-		return GWCTL_FAIL;
-	}
 	util_new_id(rnd);
 	snprintf(boundary, sizeof(boundary), "gwctl-%s", rnd + 3);
 	snprintf(ctype, sizeof(ctype), "multipart/related; boundary=\"%s\"; "
 	    "type=\"application/xml\"", boundary);
-	upload_build(u, xml, xlen, l, files, order, boundary);
+	if ((r = bodysrc_new(&b)) != 0 ||
+	    (r = upload_build(b, xml, xlen, l, files, order, boundary)) != 0) {
+		gwctl_err("submit", "cannot build the request: %s", gw_strerror(r));
+		bodysrc_free(b);
+		return GWCTL_FAIL;
+	}
 	gwctl_progress_init(&prog, "submit", "sending", quiet);
 	memset(&x, 0, sizeof(x));
 	x.read = upload_read;
-	x.read_arg = u;
-	x.upload_len = u->total;
+	x.read_arg = b;
+	x.upload_len = bodysrc_total(b);
 	x.out_fd = -1;
 	x.progress = &prog;
 	r = http_transfer(conn, "submit", "POST", "/v1/submissions", ctype, &x,
 	    resp);
-	if (u->failed)	/* http_transfer() said "aborted"; this says why */
+	if (bodysrc_error(b)[0])	/* http_transfer() said "aborted"; this says why */
 		gwctl_err("submit", "%s; the gateway keeps nothing of an "
-		    "incomplete upload", u->why);
-	if (u->fd >= 0)
-		close(u->fd);
-	free(u);
+		    "incomplete upload", bodysrc_error(b));
+	bodysrc_free(b);
 	return r != 0 ? GWCTL_FAIL : 0;
 }
 
