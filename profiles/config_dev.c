@@ -86,6 +86,32 @@ write_if_missing(const char *dir, const char *name, const char *text,
 	return r;
 }
 
+/* The missing parents of dir ("mkdir -p" but for dir itself, which
+ * pki_init makes private), so that --dev var/dev works in a fresh
+ * checkout; one sentence naming the directory if not. */
+static int
+make_parents(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX], *p;
+
+	if (util_strlcpy(path, dir, sizeof(path)) >= sizeof(path)) {
+		cfgerr(err, errlen, dir, 0, "the path is too long");
+		return GW_ERR_CONFIG;
+	}
+	for (p = path + 1; (p = strchr(p, '/')) != NULL; p++) {
+		if (p[1] == '\0')
+			break;		/* a trailing slash: dir itself */
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			cfgerr(err, errlen, path, 0, "cannot create the directory: %s",
+			    strerror(errno));
+			return GW_ERR_IO;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
 int
 config_dev(const char *dir, const char *listen, struct config **out,
     char *err, size_t errlen)
@@ -108,6 +134,8 @@ config_dev(const char *dir, const char *listen, struct config **out,
 		    "(IPv6 as [addr]:port), not \"%.80s\"", listen);
 		return GW_ERR_CONFIG;
 	}
+	if ((r = make_parents(dir, err, errlen)) != 0)
+		return r;
 	if ((r = pki_init(dir, PKI_KEY_EC_P256, PKI_KEY_RSA3072)) != 0) {
 		cfgerr(err, errlen, dir, 0, "cannot create the development PKI: %s",
 		    gw_strerror(r));

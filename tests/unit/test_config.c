@@ -130,7 +130,9 @@ group_setup(void **state)
 	snprintf(base, sizeof(base), "/tmp/gw-test-config-XXXXXX");
 	if (mkdtemp(base) == NULL)
 		return -1;
-	snprintf(dev, sizeof(dev), "%s/dev", base);
+	/* base/var does not exist: config_dev makes the parents (make run
+	 * in a fresh checkout uses var/dev) */
+	snprintf(dev, sizeof(dev), "%s/var/dev", base);
 	if ((r = config_dev(dev, NULL, &devcfg, err, sizeof(err))) != 0) {
 		fprintf(stderr, "config_dev: %s\n", err);
 		return -1;
@@ -356,6 +358,22 @@ copy_file(const char *from, const char *to)
 }
 
 /* An existing PKI and gateway.conf are kept; missing profiles written. */
+static void
+test_dev_parent_not_a_directory(void **state)
+{
+	struct config *c = NULL;
+	char dir[PATH_MAX + 16], file[PATH_MAX], err[512] = "";
+
+	(void)state;
+	snprintf(file, sizeof(file), "%s/plainfile", base);
+	writef(file, "not a directory\n");
+	snprintf(dir, sizeof(dir), "%s/sub/dev", file);
+	assert_int_equal(config_dev(dir, NULL, &c, err, sizeof(err)), GW_ERR_IO);
+	assert_null(c);
+	assert_non_null(strstr(err, "plainfile/sub"));
+	assert_non_null(strstr(err, "cannot create the directory"));
+}
+
 static void
 test_dev_keeps_existing_files(void **state)
 {
@@ -1578,6 +1596,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dev_creates_and_loads),
 		cmocka_unit_test(test_dev_keeps_existing_files),
+		cmocka_unit_test(test_dev_parent_not_a_directory),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_duplicate_key),
