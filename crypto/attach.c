@@ -271,8 +271,9 @@ attach_writer_size(const struct attach_writer *w)
 	return w == NULL ? 0 : w->plain_size;
 }
 
-int
-attach_writer_finish(struct attach_writer *w, struct attach_info *info)
+/* Writes the tag and closes the file, fsync'd when sync is set. */
+static int
+writer_end(struct attach_writer *w, struct attach_info *info, int sync)
 {
 	struct attach_info res;
 	unsigned char tag[ATTACH_TAG_LEN];
@@ -293,7 +294,7 @@ attach_writer_finish(struct attach_writer *w, struct attach_info *info)
 		goto fail;
 	w->file_size += sizeof(tag);
 	r = GW_ERR_IO;
-	if (fsync(w->fd) != 0)
+	if (sync && fsync(w->fd) != 0)
 		goto fail;
 	rc = close(w->fd);
 	w->fd = -1;
@@ -312,6 +313,32 @@ attach_writer_finish(struct attach_writer *w, struct attach_info *info)
 	return 0;
  fail:
 	writer_free(w, 1);
+	return r;
+}
+
+int
+attach_writer_finish(struct attach_writer *w, struct attach_info *info)
+{
+	return writer_end(w, info, 1);
+}
+
+int
+attach_writer_close(struct attach_writer *w, struct attach_info *info)
+{
+	return writer_end(w, info, 0);
+}
+
+int
+attach_sync(const char *path)
+{
+	int fd, r = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return GW_ERR_IO;
+	if (fsync(fd) != 0)
+		r = GW_ERR_IO;
+	if (close(fd) != 0)
+		r = GW_ERR_IO;
 	return r;
 }
 

@@ -59,6 +59,14 @@ uint64_t attach_writer_size(const struct attach_writer *w);
  * file is removed.
  */
 int attach_writer_finish(struct attach_writer *w, struct attach_info *info);
+/*
+ * As attach_writer_finish() without the fsync, for the io thread: the
+ * part's file and buffers are let go as soon as it is complete; whoever
+ * keeps the file calls attach_sync() first.
+ */
+int attach_writer_close(struct attach_writer *w, struct attach_info *info);
+/* fsync of a finished spool file. */
+int attach_sync(const char *path);
 /* Removes the file and frees w (client went away, digest wrong, ...). */
 void attach_writer_abort(struct attach_writer *w);
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sys/queue.h>
 #include <event2/http.h>
@@ -240,7 +241,7 @@ fetch_attachment(struct worker *w, const struct job_req *req,
 	    .actor = req->client->id, .msg_id = id, .reader = req->client->id,
 	    .code = "OK" };
 	struct store_att a;
-	char *hdr = NULL, *ftr = NULL, detail[200];
+	char *hdr = NULL, *ftr = NULL, detail[200], path[1100];
 	size_t hl = 0, fl = 0, i;
 	int r;
 
@@ -253,8 +254,11 @@ fetch_attachment(struct worker *w, const struct job_req *req,
 	else
 		r = store_att_get(w->store, id, req->client->id, att_id, &a, &hdr,
 		    &hl, &ftr, &fl);
-	if (r == 0)
-		r = attach_reader_open(a.path, hdr, hl, ftr, fl, &resp->stream);
+	if (r == 0 && (r = util_path_join(w->gw->spool_dir, a.path, path,
+	    sizeof(path))) == 0 &&
+	    (r = attach_reader_open(path, hdr, hl, ftr, fl, &resp->stream)) != 0 &&
+	    access(path, F_OK) != 0 && errno == ENOENT)
+		r = GW_ERR_GONE;	/* purged since the row was read */
 	free(hdr);
 	free(ftr);
 	if (r != 0) {

@@ -128,7 +128,7 @@ build_multipart(struct transfer *t, char *ctype, size_t ctlen)
 {
 	struct store_att *a = NULL, one;
 	struct attach_reader *rd;
-	char bnd[40], text[300], *hdr = NULL, *ftr = NULL;
+	char bnd[40], text[300], path[1100], *hdr = NULL, *ftr = NULL;
 	unsigned char rnd[12];
 	size_t na = 0, i, hl, fl;
 	int r;
@@ -156,7 +156,9 @@ build_multipart(struct transfer *t, char *ctype, size_t ctlen)
 		if ((r = bodysrc_add_mem(t->body, text, strlen(text), 1)) != 0 ||
 		    (r = store_att_get(D.store, t->c.msg_id, t->c.reader,
 		    a[i].att_id, &one, &hdr, &hl, &ftr, &fl)) != 0 ||
-		    (r = attach_reader_open(one.path, hdr, hl, ftr, fl, &rd)) != 0 ||
+		    (r = util_path_join(D.gw->spool_dir, one.path, path,
+		    sizeof(path))) != 0 ||
+		    (r = attach_reader_open(path, hdr, hl, ftr, fl, &rd)) != 0 ||
 		    (r = bodysrc_add_reader(t->body, rd)) != 0)
 			goto out;
 		free(hdr);

@@ -91,7 +91,7 @@ struct job_req {
 	char method_name[16];
 	char path[512];			/* decoded path without query */
 	char query[512];		/* raw query string, may be empty */
-	char content_type[128];
+	char content_type[512];		/* multipart ones carry parameters */
 	/* The configuration snapshot the request was checked with (a counted
 	 * reference, dropped by job_req_free); client points into it. */
 	struct confsnap *snap;		/* NULL before the check */

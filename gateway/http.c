@@ -307,7 +307,11 @@ parse_header(struct http_conn *c, char *line, const char **why)
 		else if (strcasecmp(v, "keep-alive") == 0 && c->http10)
 			c->keepalive = 1;
 	} else if (strcasecmp(line, "Content-Type") == 0) {
-		util_strlcpy(c->req->content_type, v, sizeof(c->req->content_type));
+		if (util_strlcpy(c->req->content_type, v,
+		    sizeof(c->req->content_type)) >= sizeof(c->req->content_type)) {
+			*why = "the Content-Type header is too long";
+			return GW_ERR_INVALID;
+		}
 	} else if (strcasecmp(line, "Expect") == 0) {
 		if (strcasecmp(v, "100-continue") != 0) {
 			*why = "unsupported Expect header";
@@ -403,9 +407,27 @@ static int
 mp_end(void *arg)
 {
 	struct http_conn *c = arg;
+	struct job_att *a;
 	uint64_t limit = c->limit;
 	int e;
 
+	if (c->mp_part > 0) {
+		/* Complete: let go of its file and buffers now, not when a
+		 * worker gets to it (the worker fsyncs what it keeps). */
+		a = &c->req->atts[c->req->natts - 1];
+		if ((a->info = calloc(1, sizeof(*a->info))) == NULL)
+			return c->mp_err = GW_ERR_NOMEM;
+		e = attach_writer_close(a->w, a->info);
+		a->w = NULL;
+		if (e != 0) {
+			free(a->info);
+			a->info = NULL;
+			snprintf(c->mp_why, sizeof(c->mp_why), "cannot spool "
+			    "attachment %zu", c->req->natts);
+			return c->mp_err = e;
+		}
+		a->finished = 1;
+	}
 	if (c->mp_part == 0 && c->lim->first_part) {
 		if ((e = c->lim->first_part(c->req, &limit, c->mp_why,
 		    sizeof(c->mp_why))) != 0)

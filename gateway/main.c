@@ -8,6 +8,7 @@
  * Everything that can be wrong with the configuration is found here,
  * before the first connection is accepted, and reported in one sentence.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <errno.h>
@@ -262,7 +263,7 @@ spool_setup(struct gw *gw, const struct config *cfg, char *err, size_t errlen)
 			if (strncmp(de->d_name, "gw-", 3) != 0)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", gw->spool_dir, de->d_name);
-			if (store_att_known(s, path) == 0 && unlink(path) == 0)
+			if (store_att_known(s, de->d_name) == 0 && unlink(path) == 0)
 				n++;
 		}
 		closedir(d);
@@ -272,6 +273,19 @@ spool_setup(struct gw *gw, const struct config *cfg, char *err, size_t errlen)
 		fprintf(stderr, "gatewayd: removed %zu spool file%s no message "
 		    "refers to\n", n, n == 1 ? "" : "s");
 	return 0;
+}
+
+/* Every connection and every upload being spooled holds a descriptor:
+ * take the hard limit rather than the usual soft 1024. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static void
@@ -403,6 +417,7 @@ main(int argc, char **argv)
 	/* A SIGHUP before the event loop handles it must not stop us. */
 	signal(SIGHUP, SIG_IGN);
 	memset(&gw, 0, sizeof(gw));
+	raise_nofile();
 	confsnap_init(&gw);
 	xmlInitParser();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {

@@ -79,7 +79,7 @@ purge_now(struct store *s)
 			continue;
 		r = store_log_purge(s, p->id,
 		    now - (int64_t)p->retention_days * 86400000, p->retention_days,
-		    NULL);
+		    L.gw->spool_dir, NULL);
 		if (r != 0)
 			fprintf(stderr, "gatewayd: retention for %s failed: %s\n",
 			    p->id, gw_strerror(r));

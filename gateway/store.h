@@ -156,8 +156,11 @@ int store_att_get(struct store *s, const char *msg_id, const char *reader,
     const char *att_id, struct store_att *a, char **hdr, size_t *hdrlen,
     char **ftr, size_t *ftrlen);
 
-/* 1 if an attachment row names the spool file path, 0 if none. */
-int store_att_known(struct store *s, const char *path);
+/*
+ * 1 if the spool file name (gw-<id>-<n>.bin) belongs to a message: an
+ * attachment row names it or the message exists; 0 if neither.
+ */
+int store_att_known(struct store *s, const char *name);
 
 /*
  * Finds a message by its portal's id.  Sets id, sha256 and (if receipt is
@@ -335,6 +338,7 @@ int store_dlv_count(struct store *s, const char *state, int64_t *n);
  * the number of envelopes deleted.  A purged envelope reads as empty.
  */
 int store_log_purge(struct store *s, const char *reader,
-    int64_t closed_before_ms, int retention_days, int *n);
+    int64_t closed_before_ms, int retention_days, const char *spool_dir,
+    int *n);
 
 #endif

@@ -202,15 +202,21 @@ store_att_get(struct store *s, const char *msg_id, const char *reader,
 }
 
 int
-store_att_known(struct store *s, const char *path)
+store_att_known(struct store *s, const char *name)
 {
 	sqlite3_stmt *st = NULL;
+	char id[40];
 	int r, rc;
 
-	if ((r = store_int_prep(s, "SELECT 1 FROM attachments WHERE path = ?1",
-	    &st)) != 0)
+	/* gw-<32 hex>-<n>.bin: the message id is the first 35 characters */
+	util_strlcpy(id, name, sizeof(id));
+	if (strlen(id) > 35)
+		id[35] = '\0';
+	if ((r = store_int_prep(s, "SELECT 1 FROM attachments WHERE path = ?1"
+	    " UNION ALL SELECT 1 FROM messages WHERE id = ?2", &st)) != 0)
 		return r;
-	bind_t(st, 1, path);
+	bind_t(st, 1, name);
+	bind_t(st, 2, id);
 	rc = sqlite3_step(st);
 	r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : store_int_err(rc);
 	sqlite3_finalize(st);
@@ -274,12 +280,15 @@ store_att_purge_in_txn(struct store *s, const char *msg_id, const char *reader,
 }
 
 void
-store_paths_unlink(struct store_paths *p)
+store_paths_unlink(struct store_paths *p, const char *spool_dir)
 {
+	char path[1100];
 	size_t i;
 
 	for (i = 0; i < p->n; i++) {
-		(void)unlink(p->v[i]);
+		if (spool_dir && util_path_join(spool_dir, p->v[i], path,
+		    sizeof(path)) == 0)
+			(void)unlink(path);
 		free(p->v[i]);
 	}
 	free(p->v);

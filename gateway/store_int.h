@@ -34,7 +34,8 @@ struct store_paths {
  */
 int store_att_purge_in_txn(struct store *s, const char *msg_id,
     const char *reader, struct store_paths *out);
-/* Unlinks and frees the paths (after the commit). */
-void store_paths_unlink(struct store_paths *p);
+/* Unlinks the files (names in spool_dir; NULL: only frees) and frees
+ * the list (after the commit). */
+void store_paths_unlink(struct store_paths *p, const char *spool_dir);
 
 #endif

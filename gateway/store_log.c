@@ -479,7 +479,7 @@ purge_batch(struct store *s, const char *reader, int64_t before_ms,
 
 int
 store_log_purge(struct store *s, const char *reader, int64_t closed_before_ms,
-    int retention_days, int *n)
+    int retention_days, const char *spool_dir, int *n)
 {
 	struct store_paths files = { NULL, 0 };
 	int r, k, total = 0;
@@ -500,7 +500,7 @@ store_log_purge(struct store *s, const char *reader, int64_t closed_before_ms,
 		}
 		/* committed: the attachments' spool files may go now (a crash
 		 * before this leaves them to the start-up sweep) */
-		store_paths_unlink(&files);
+		store_paths_unlink(&files, spool_dir);
 		total += k;
 	} while (k == PURGE_BATCH);
 	if (n != NULL)

@@ -56,6 +56,7 @@
 #define NS_SUB "urn:gatewayd:submission:1"
 #define MAX_READERS 16
 #define MAX_CERTS 4		/* encryption certificates of one reader */
+#define MP_OVERHEAD ((uint64_t)1 << 20)	/* MIME framing a reader's limit allows */
 
 struct meta {
 	char sender[64];
@@ -287,13 +288,16 @@ static int
 keep_atts(const struct gw *gw, const char *msg_id, struct job_req *req,
     struct meta *m)
 {
+	char to[1100];
 	size_t i;
 	int dfd, r = 0;
 
 	for (i = 0; i < m->natts && r == 0; i++) {
-		if (snprintf(m->atts[i].path, sizeof(m->atts[i].path), "%s/%s-%zu.bin",
-		    gw->spool_dir, msg_id, i) >= (int)sizeof(m->atts[i].path) ||
-		    rename(req->atts[i].info->path, m->atts[i].path) != 0)
+		if (snprintf(m->atts[i].path, sizeof(m->atts[i].path), "%s-%zu.bin",
+		    msg_id, i) >= (int)sizeof(m->atts[i].path) ||
+		    util_path_join(gw->spool_dir, m->atts[i].path, to, sizeof(to)) != 0 ||
+		    attach_sync(req->atts[i].info->path) != 0 ||
+		    rename(req->atts[i].info->path, to) != 0)
 			r = GW_ERR_IO;
 	}
 	if (r == 0) {
@@ -305,18 +309,21 @@ keep_atts(const struct gw *gw, const char *msg_id, struct job_req *req,
 	}
 	if (r != 0)
 		while (i-- > 0)
-			(void)unlink(m->atts[i].path);
+			if (util_path_join(gw->spool_dir, m->atts[i].path, to, sizeof(to)) == 0)
+				(void)unlink(to);
 	return r;
 }
 
 static void
-drop_atts(struct meta *m)
+drop_atts(const struct gw *gw, struct meta *m)
 {
+	char to[1100];
 	size_t i;
 
 	for (i = 0; i < m->natts; i++)
-		if (m->atts[i].path[0])
-			(void)unlink(m->atts[i].path);
+		if (m->atts[i].path[0] &&
+		    util_path_join(gw->spool_dir, m->atts[i].path, to, sizeof(to)) == 0)
+			(void)unlink(to);
 }
 
 static int
@@ -372,7 +379,7 @@ check_cms(struct job_req *req, struct meta *m, const struct chain_ctx *trust,
     const struct crypto_policy *pol, char *why, size_t whylen)
 {
 	unsigned char *p7s = NULL;
-	size_t i, j, len, n;
+	size_t i, j, k, len, n;
 	BIO *data = NULL;
 	int r = 0;
 
@@ -380,10 +387,19 @@ check_cms(struct job_req *req, struct meta *m, const struct chain_ctx *trust,
 		if (!is_p7s(&m->atts[i]))
 			continue;
 		n = strlen(m->atts[i].filename);
-		for (j = 0; j < m->natts; j++)
+		for (j = 0, k = m->natts; j < m->natts; j++)
 			if (j != i && n > 4 && strlen(m->atts[j].filename) == n - 4 &&
-			    strncmp(m->atts[j].filename, m->atts[i].filename, n - 4) == 0)
-				break;
+			    strncmp(m->atts[j].filename, m->atts[i].filename, n - 4) == 0) {
+				if (k != m->natts) {
+					snprintf(why, whylen, "signature %s: two "
+					    "attachments are named %.*s, so what it "
+					    "signs is ambiguous", m->atts[i].filename,
+					    (int)(n - 4), m->atts[i].filename);
+					return GW_ERR_ATTACHMENT;
+				}
+				k = j;
+			}
+		j = k;
 		if (j == m->natts) {
 			snprintf(why, whylen, "signature %s: there is no attachment "
 			    "named %.*s for it", m->atts[i].filename,
@@ -740,7 +756,7 @@ accept_msg(struct worker *w, struct store_msg *sm, struct meta *m,
 	receipt = NULL;
  out:
 	if (kept)
-		drop_atts(m);
+		drop_atts(w->gw, m);
 	for (i = 0; owned && i < 2 * m->nreaders * m->natts; i++)
 		free(owned[i]);
 	free(owned);
@@ -809,16 +825,24 @@ int
 submit_first_part(const struct job_req *req, uint64_t *limit, char *why,
     size_t whylen)
 {
-	static const char doctype[] = "<!DOCTYPE";
 	const struct party *p;
 	xmlTextReaderPtr rd;
-	size_t len = req->body_len < 65536 ? req->body_len : 65536;
+	size_t len = req->body_len < 65536 ? req->body_len : 65536, i = 0;
 	int in_reader = 0, n = 0;
 	const xmlChar *name, *ns;
 	xmlChar *id;
 
+	/* Only plain UTF-8 (or ASCII) that starts with markup and declares
+	 * nothing: UTF-16/32 would hide a DOCTYPE from the byte search. */
 	if (req->cfg == NULL || req->body == NULL ||
-	    memmem(req->body, req->body_len, doctype, sizeof(doctype) - 1))
+	    memchr(req->body, '\0', len) != NULL ||
+	    memmem(req->body, len, "<!", 2) != NULL)
+		return 0;
+	if (len >= 3 && memcmp(req->body, "\xef\xbb\xbf", 3) == 0)
+		i = 3;
+	while (i < len && strchr(" \t\r\n", req->body[i]) != NULL)
+		i++;
+	if (i == len || req->body[i] != '<')
 		return 0;
 	rd = xmlReaderForMemory((const char *)req->body, (int)len, NULL, NULL,
 	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
@@ -843,10 +867,13 @@ submit_first_part(const struct job_req *req, uint64_t *limit, char *why,
 		else if (in_reader && strcmp((const char *)name, "Identifier") == 0) {
 			id = xmlTextReaderReadString(rd);
 			n++;
+			/* on the wire: the XML and the attachments plus the
+			 * MIME framing (MP_OVERHEAD); check_readers counts
+			 * exactly once the submission is in */
 			if (id && (p = config_party(req->cfg, (const char *)id)) &&
 			    p->kind == PARTY_AUTHORITY && p->max_size > 0 &&
-			    p->max_size < *limit) {
-				*limit = p->max_size;
+			    (uint64_t)p->max_size + MP_OVERHEAD < *limit) {
+				*limit = (uint64_t)p->max_size + MP_OVERHEAD;
 				snprintf(why, whylen, "reader %s accepts at most %zu "
 				    "bytes", p->id, p->max_size);
 			}

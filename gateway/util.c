@@ -296,3 +296,14 @@ util_utf8_clean(char *s)
 		p += n;
 	}
 }
+
+int
+util_path_join(const char *dir, const char *name, char *out, size_t len)
+{
+	if (name[0] == '\0' || strchr(name, '/') != NULL ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return GW_ERR_INVALID;
+	if ((size_t)snprintf(out, len, "%s/%s", dir, name) >= len)
+		return GW_ERR_TOO_LARGE;
+	return 0;
+}

@@ -43,4 +43,11 @@ void util_utf8_clean(char *s);
 /* Copies at most size-1 bytes and always terminates; returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
 
+/*
+ * dir "/" name into out: GW_ERR_INVALID unless name is one plain file name
+ * (not empty, no '/', not "." or ".."), GW_ERR_TOO_LARGE if it does not
+ * fit.  For names read back from the database (spool files).
+ */
+int util_path_join(const char *dir, const char *name, char *out, size_t len);
+
 #endif

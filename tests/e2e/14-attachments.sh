@@ -179,6 +179,66 @@ expect_eq "... ATTACHMENT_MISMATCH" ATTACHMENT_MISMATCH \
 	"$(xpath "$T/lonely.out" "string(//*[local-name()='Code'])")"
 check "nothing left in spool/incoming after the CMS checks" spool_in_empty
 
+# Two attachments with the file name a .p7s names: ambiguous, refused.
+mkdir -p "$T/dup1" "$T/dup2" && cp "$T/bescheid.pdf" "$T/dup1/" && cp "$T/other.pdf" "$T/dup2/bescheid.pdf"
+expect_eq "a .p7s over a file name two attachments have: 422" 422 \
+	"$(cms_submit dup CMS-4 "$T/dup1/bescheid.pdf" "$T/dup2/bescheid.pdf" "$T/bescheid.pdf.p7s")"
+check "... saying it is ambiguous" grep -q "ambiguous" "$T/dup.out"
+
+# A long multipart Content-Type (start, start-info, type) is fine.
+signed_with long ATT-6 "$T/antrag.txt:att-1:text/plain"
+{
+	printf -- '--bnd-42\r\nContent-Type: application/xml\r\nContent-ID: <submission@portal.example>\r\n\r\n'
+	cat "$T/long.xml"
+	printf -- '\r\n--bnd-42\r\nContent-Type: text/plain\r\nContent-ID: <att-1>\r\n\r\n'
+	cat "$T/antrag.txt"
+	printf -- '\r\n--bnd-42--\r\n'
+} >"$T/long.body"
+code=$(as portal-1 -o "$T/long.out" -w '%{http_code}' --data-binary @"$T/long.body" \
+	-H 'Content-Type: multipart/related; type="application/xml"; start="<submission@portal.example>"; start-info="urn:gatewayd:submission:1"; boundary="bnd-42"' \
+	"$URL/v1/submissions")
+expect_eq "a hand-made multipart/related body with a 160-byte Content-Type: 202" 202 "$code"
+
+# A spool_dir spelled another way (a trailing slash) keeps what was accepted.
+stop_gw
+echo "spool_dir = spool/" >>"$DEV/gateway.conf"
+start_gw
+check "after a restart with spool_dir = spool/, the accepted attachments are still there" \
+	test "$(ls "$SPOOL" | grep -c "^$id-")" = 2
+code=$(as authority-a -o "$T/again.xml" -w '%{http_code}' "$URL/v1/messages/$id/attachments/att-2")
+expect_eq "... and can be fetched" 200 "$code"
+check "... unchanged" cmp -s "$T/att-2.xml" "$T/again.xml"
+
+# Parts that are complete let go of their files at once: a client that
+# sends 30 small parts and then stalls does not hold 30 descriptors.
+PYCLIENT=$(cat <<'PY'
+import os, socket, ssl, sys, time
+dev, port, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(cafile=dev + "/ca.pem")
+ctx.load_cert_chain(dev + "/portal-1.pem", dev + "/portal-1.key")
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
+def fds():
+    return len(os.listdir("/proc/%s/fd" % pid))
+before = fds()
+body = b"--b\r\nContent-Type: application/xml\r\n\r\n<x/>"
+for i in range(30):
+    body += b"\r\n--b\r\nContent-ID: <p%d>\r\n\r\n" % i + b"y" * 100
+s.sendall(b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/related; boundary=b\r\n"
+          b"Content-Length: 10000000\r\n\r\n" + body)
+time.sleep(1.5)
+during = fds()
+files = len(os.listdir(dev + "/spool/incoming"))
+print(before, during, files)
+s.close()
+PY
+)
+read -r fd_before fd_during parts <<<"$(python3 -c "$PYCLIENT" "$DEV" "$PORT" "$GWPID")"
+expect_eq "a stalled upload's 30 complete parts are spooled" 30 "${parts:-0}"
+check "... holding no file descriptors for them (before $fd_before, during $fd_during)" \
+	test "${fd_during:-999}" -le $(( ${fd_before:-0} + 3 ))
+for _ in $(seq 1 50); do spool_in_empty && break; sleep 0.1; done
+check "... and once it is gone, nothing is left" spool_in_empty
+
 # A client that stops sending half-way leaves nothing behind.
 head -c 40000000 /dev/zero >"$T/big.bin"
 signed_with big ATT-5 "$T/big.bin:att-1:application/octet-stream"

@@ -163,7 +163,7 @@ check "... refused from the Content-Length, before the body was sent" test "${co
 code=$(as portal-1 -o "$T/b2.out" -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
 	-F "s=@$T/b.xml;type=application/xml" -F "att-1=@$T/nine.bin" "$URL/v1/submissions")
 expect_eq "chunked, growing past the portal's max_size: 413" 413 "$code"
-head -c 2000000 /dev/urandom >"$T/two.bin"
+head -c 3000000 /dev/urandom >"$T/two.bin"
 "$GWCTL" sample --to authority-b --id BIG-2 --attach "$T/two.bin" >"$T/c.u.xml"
 "$GWCTL" sign --key "$DEV/portal-1.key" --cert "$DEV/portal-1.pem" "$T/c.u.xml" >"$T/c.xml"
 code=$(as portal-1 -o "$T/c.out" -w '%{http_code}' \
