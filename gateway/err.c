@@ -84,6 +84,9 @@ static const struct errinfo errtab[] = {
 	    "the attachment parts do not match the list the portal signed" },
 	[-GW_ERR_NO_ENC_CERT] = { "NO_ENCRYPTION_CERT", 422,
 	    "a reader has no valid encryption certificate; nothing was accepted" },
+	[-GW_ERR_TOO_MANY] = { "TOO_MANY_UPLOADS", 429,
+	    "this client has as many uploads under way as it may; retry when "
+	    "one has finished" },
 };
 
 static const struct errinfo *

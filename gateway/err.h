@@ -47,7 +47,8 @@ enum {
 	GW_ERR_GONE = -34,		/* content purged after its retention */
 	GW_ERR_ATTACHMENT = -35,	/* attachment parts differ from the signed list */
 	GW_ERR_NO_ENC_CERT = -36,	/* a reader has no valid encryption certificate */
-	GW_ERR__LAST = -37
+	GW_ERR_TOO_MANY = -37,		/* too many uploads under way for this client */
+	GW_ERR__LAST = -38
 };
 
 /* A sentence describing the error; never NULL. */

@@ -105,6 +105,9 @@ struct job_req {
 	int multipart_ok;
 	uint64_t body_limit;
 	int multipart;			/* it was */
+	/* Called by job_req_free() first, if set (server.c: the client's
+	 * upload slot). */
+	void (*on_free)(struct job_req *req);
 	char xml_type[128];		/* Content-Type of the first part */
 	uint64_t wire_len;		/* body bytes received (after dechunking) */
 	struct job_att atts[GW_MAX_ATTACH];

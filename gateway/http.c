@@ -113,6 +113,8 @@ job_req_free(struct job_req *req)
 
 	if (req == NULL)
 		return;
+	if (req->on_free)
+		req->on_free(req);
 	for (i = 0; i < req->natts; i++) {
 		a = &req->atts[i];
 		if (a->w)
@@ -770,6 +772,7 @@ reason(int status)
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	default: return "Status";

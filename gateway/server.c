@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -210,6 +211,65 @@ reply_now(struct http_conn *c, int status, const char *ctype, const char *body,
 }
 
 /*
+ * Uploads under way per client (multipart submissions, from the check of
+ * their headers until the request is freed), so that one portal cannot
+ * hold every descriptor with slow uploads: max_uploads, then 429 at once.
+ * A small table under a mutex: one row per portal with uploads running.
+ */
+#define UPLOAD_ROWS	1024
+static struct {
+	pthread_mutex_t mu;
+	struct { char id[64]; int n; } row[UPLOAD_ROWS];
+} U = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+upload_release(struct job_req *req)
+{
+	size_t i;
+
+	pthread_mutex_lock(&U.mu);
+	for (i = 0; i < UPLOAD_ROWS; i++)
+		if (U.row[i].n > 0 && strcmp(U.row[i].id, req->client->id) == 0) {
+			U.row[i].n--;
+			break;
+		}
+	pthread_mutex_unlock(&U.mu);
+	req->on_free = NULL;
+}
+
+static int
+upload_take(struct job_req *req, int max, char *why, size_t whylen)
+{
+	size_t i, free_row = UPLOAD_ROWS;
+	int r = 0;
+
+	pthread_mutex_lock(&U.mu);
+	for (i = 0; i < UPLOAD_ROWS; i++) {
+		if (U.row[i].n == 0) {
+			if (free_row == UPLOAD_ROWS)
+				free_row = i;
+			continue;
+		}
+		if (strcmp(U.row[i].id, req->client->id) == 0)
+			break;
+	}
+	if (i == UPLOAD_ROWS && free_row < UPLOAD_ROWS) {
+		i = free_row;
+		util_strlcpy(U.row[i].id, req->client->id, sizeof(U.row[i].id));
+	}
+	if (i == UPLOAD_ROWS || U.row[i].n >= max) {
+		snprintf(why, whylen, "%s has %d uploads under way, the most "
+		    "max_uploads allows", req->client->id, max);
+		r = GW_ERR_TOO_MANY;
+	} else {
+		U.row[i].n++;
+		req->on_free = upload_release;
+	}
+	pthread_mutex_unlock(&U.mu);
+	return r;
+}
+
+/*
  * Unknown clients are refused on the io thread, before their body is read,
  * and audited in aggregate (server_flush_refusals, once a second): a flood
  * of anonymous requests must not cost one fsync each nor starve the store.
@@ -237,6 +297,8 @@ check_cb(struct http_conn *c, struct job_req *req, void *arg, char *why,
 		req->body_limit = req->cfg->max_submission;
 		if (req->client->max_size > 0 && req->client->max_size < req->body_limit)
 			req->body_limit = req->client->max_size;
+		if (strncasecmp(req->content_type, "multipart/", 10) == 0)
+			return upload_take(req, req->cfg->max_uploads, why, whylen);
 	}
 	return 0;
 }

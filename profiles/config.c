@@ -96,6 +96,7 @@ static const struct gwkey {
 	{ "max_submission", K_BIGSIZE, offsetof(struct config, max_submission),
 	    0, 0, 0 },
 	{ "max_pending", K_INT, offsetof(struct config, max_pending), 1, 1000000, 0 },
+	{ "max_uploads", K_INT, offsetof(struct config, max_uploads), 1, 100000, 0 },
 	{ "revocation", K_REVOCATION, offsetof(struct config, revocation), 0, 0, 0 },
 	{ "crl", K_FILE, offsetof(struct config, crl_file), 0, 0, 0 },
 	{ "spool_dir", K_PATH, offsetof(struct config, spool_dir), 0, 0, 0 },
@@ -202,6 +203,7 @@ gateway_defaults(struct config *c)
 	c->max_body = 16 * 1024 * 1024;
 	c->max_submission = CONFIG_DEF_SUBMISSION;
 	c->max_pending = 256;
+	c->max_uploads = 8;
 	util_strlcpy(c->revocation, "prefer", sizeof(c->revocation));
 	c->crl_file[0] = '\0';
 	c->spool_dir[0] = '\0';

@@ -82,6 +82,7 @@ struct config {
 	int io_threads;		/* event-loop threads; 0 = 1 */
 	size_t max_body;	/* largest request body, bytes */
 	int max_pending;	/* queued requests before 503 */
+	int max_uploads;	/* multipart uploads at once per client (429) */
 	char revocation[16];	/* signer revocation: require, prefer, off */
 	char crl_file[512];	/* a local CRL (PEM or DER), "" if none */
 	uint64_t max_submission; /* a multipart submission, all parts (2G) */

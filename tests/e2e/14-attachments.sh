@@ -202,6 +202,7 @@ expect_eq "a hand-made multipart/related body with a 160-byte Content-Type: 202"
 # A spool_dir spelled another way (a trailing slash) keeps what was accepted.
 stop_gw
 echo "spool_dir = spool/" >>"$DEV/gateway.conf"
+echo "max_uploads = 2" >>"$DEV/gateway.conf"
 start_gw
 check "after a restart with spool_dir = spool/, the accepted attachments are still there" \
 	test "$(ls "$SPOOL" | grep -c "^$id-")" = 2
@@ -238,6 +239,40 @@ check "... holding no file descriptors for them (before $fd_before, during $fd_d
 	test "${fd_during:-999}" -le $(( ${fd_before:-0} + 3 ))
 for _ in $(seq 1 50); do spool_in_empty && break; sleep 0.1; done
 check "... and once it is gone, nothing is left" spool_in_empty
+
+# max_uploads = 2: a third upload while two are under way gets 429 at
+# once, before its body is read; when they are gone, uploads go again.
+PYUPLOADS=$(cat <<'PY'
+import socket, ssl, sys, time
+dev, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl.create_default_context(cafile=dev + "/ca.pem")
+ctx.load_cert_chain(dev + "/portal-1.pem", dev + "/portal-1.key")
+def conn():
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
+head = (b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/related; boundary=b\r\n"
+        b"Content-Length: 10000000\r\n\r\n--b\r\nContent-Type: application/xml\r\n\r\n<x/>")
+held = []
+for i in range(2):
+    s = conn(); s.sendall(head); held.append(s)
+time.sleep(0.5)
+third = conn()
+third.sendall(head)
+third.settimeout(10)
+print(third.recv(4096).split(b"\r\n")[0].decode())
+for s in held + [third]:
+    s.close()
+PY
+)
+status=$(python3 -c "$PYUPLOADS" "$DEV" "$PORT")
+expect_eq "a third upload while two are under way (max_uploads = 2): 429 at once" \
+	"HTTP/1.1 429 Too Many Requests" "$status"
+check "... audited as TOO_MANY_UPLOADS" \
+	test "$(audit_count request.rejected TOO_MANY_UPLOADS)" -ge 1
+sleep 0.5
+code=$(as portal-1 -o "$T/after.out" -w '%{http_code}' \
+	-F "submission=@$T/long.xml;type=application/xml" \
+	-F "att-1=@$T/antrag.txt;type=text/plain" "$URL/v1/submissions")
+expect_eq "once they are gone, an upload is taken again (202: the same submission again)" 202 "$code"
 
 # A client that stops sending half-way leaves nothing behind.
 head -c 40000000 /dev/zero >"$T/big.bin"
