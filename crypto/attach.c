@@ -84,25 +84,6 @@
 
 /* ---- I/O --------------------------------------------------------------- */
 
-static int
-write_full(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return GW_ERR_IO;
-		}
-		if (n == 0)
-			return GW_ERR_IO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* Reads up to len bytes at off, fewer only at the end of the file. */
 static int
@@ -225,7 +206,7 @@ attach_writer_open(const char *dir, struct attach_writer **out)
 	    O_NOFOLLOW, 0600)) < 0)
 		goto fail;
 	w->created = 1;
-	if ((r = write_full(w->fd, iv, sizeof(iv))) != 0)
+	if ((r = util_write_all(w->fd, iv, sizeof(iv))) != 0)
 		goto fail;
 	w->file_size = sizeof(iv);
 	*out = w;
@@ -255,7 +236,7 @@ attach_writer_update(struct attach_writer *w, const void *buf, size_t len)
 		    EVP_DigestUpdate(w->plain_md, p, chunk) != 1 ||
 		    EVP_DigestUpdate(w->file_md, w->buf, chunk) != 1)
 			return w->err = GW_ERR_CRYPTO;
-		if ((r = write_full(w->fd, w->buf, chunk)) != 0)
+		if ((r = util_write_all(w->fd, w->buf, chunk)) != 0)
 			return w->err = r;
 		w->plain_size += chunk;
 		w->file_size += chunk;
@@ -290,7 +271,7 @@ writer_end(struct attach_writer *w, struct attach_info *info, int sync)
 	    tag) != 1 ||
 	    EVP_DigestUpdate(w->file_md, tag, sizeof(tag)) != 1)
 		goto fail;
-	if ((r = write_full(w->fd, tag, sizeof(tag))) != 0)
+	if ((r = util_write_all(w->fd, tag, sizeof(tag))) != 0)
 		goto fail;
 	w->file_size += sizeof(tag);
 	r = GW_ERR_IO;
@@ -934,7 +915,7 @@ decrypt_out(struct dec *d, const unsigned char *p, size_t len)
 	    (size_t)n != len ||
 	    EVP_DigestUpdate(d->plain_md, d->plain, len) != 1)
 		return GW_ERR_CRYPTO;
-	if ((r = write_full(d->fd_out, d->plain, len)) != 0)
+	if ((r = util_write_all(d->fd_out, d->plain, len)) != 0)
 		return r;
 	d->plain_size += len;
 	return 0;

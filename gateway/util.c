@@ -307,3 +307,23 @@ util_path_join(const char *dir, const char *name, char *out, size_t len)
 		return GW_ERR_TOO_LARGE;
 	return 0;
 }
+
+int
+util_write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return GW_ERR_IO;
+		}
+		if (n == 0)
+			return GW_ERR_IO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

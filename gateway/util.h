@@ -50,4 +50,7 @@ size_t util_strlcpy(char *dst, const char *src, size_t size);
  */
 int util_path_join(const char *dir, const char *name, char *out, size_t len);
 
+/* Writes all len bytes (retrying short writes and EINTR); GW_ERR_IO. */
+int util_write_all(int fd, const void *buf, size_t len);
+
 #endif

@@ -107,7 +107,7 @@ unspool(const struct attach_info *info, int fd_out)
 		if (EVP_DecryptUpdate(ctx, out, &n, in, (int)want) != 1)
 			goto out;
 		r = GW_ERR_IO;
-		if (gwctl_write_all(fd_out, out, (size_t)n) != 0)
+		if (util_write_all(fd_out, out, (size_t)n) != 0)
 			goto out;
 		left -= want;
 	}

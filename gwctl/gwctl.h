@@ -50,9 +50,6 @@ void gwctl_sanitize(char *s);
 /* Full decimal parse of an unsigned number in [min, max]. */
 int gwctl_parse_u64(const char *s, unsigned long long min,
     unsigned long long max, unsigned long long *out);
-/* Writes all len bytes to fd (EINTR, short writes); GW_ERR_IO keeps
- * errno. */
-int gwctl_write_all(int fd, const void *buf, size_t len);
 /* A new file "DIR/.gwctl-<random>.tmp" (mode 0600, O_EXCL): the name
  * into path, the descriptor into *fd.  GW_ERR_IO keeps errno. */
 int gwctl_tmpfile(const char *dir, char *path, size_t pathlen, int *fd);

@@ -155,7 +155,7 @@ sink_write(char *data, size_t size, size_t nmemb, void *arg)
 	unsigned char *nb;
 
 	if (sink_to_fd(s)) {
-		if (gwctl_write_all(s->fd, data, n) != 0) {
+		if (util_write_all(s->fd, data, n) != 0) {
 			s->fd_err = 1;
 			s->fd_errno = errno;
 			return 0;

@@ -5,7 +5,7 @@
  * whole anyway) with a hard limit, from a file or from stdin; output goes to
  * stdout or atomically into a file.  Error lines are sanitised because they
  * may quote text that came from the gateway or from a document.  Big
- * files (attachments) are never read whole: gwctl_write_all() and
+ * files (attachments) are never read whole: util_write_all() and
  * gwctl_tmpfile() serve the streaming paths, and the progress line shows
  * how far a long transfer is.
  */
@@ -174,23 +174,6 @@ gwctl_parse_u64(const char *s, unsigned long long min, unsigned long long max,
 	return 0;
 }
 
-int
-gwctl_write_all(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return GW_ERR_IO;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 int
 gwctl_tmpfile(const char *dir, char *path, size_t pathlen, int *fd)
