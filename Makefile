@@ -93,7 +93,7 @@ bench: deps
 
 # libFuzzer harnesses for parsers of untrusted bytes (clang; not part of
 # make test).  Run e.g. build/fuzz/fuzz_multipart -max_total_time=60.
-fuzz:
+fuzz: $(BUILD)/obj/gen/schemas.o
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)" >&2; exit 1; }
 	mkdir -p build/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Igateway -Icrypto \
@@ -103,6 +103,14 @@ fuzz:
 	    fuzz/fuzz_attach_doc.c crypto/attach.c crypto/xmlenc.c crypto/xmlparse.c \
 	    crypto/keys.c certs/pki.c gateway/util.c gateway/err.c \
 	    $(shell pkg-config --cflags --libs openssl libxml-2.0) -o build/fuzz/fuzz_attach_doc
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Igateway -Icrypto -Icerts \
+	    -I$(BUILD)/gen $(shell pkg-config --cflags xmlsec1-openssl) fuzz/fuzz_xml_verify.c \
+	    crypto/xmldsig.c crypto/dsig_check.c crypto/c14n.c crypto/policy.c \
+	    crypto/xmlparse.c crypto/keys.c crypto/inspect.c crypto/cms.c \
+	    certs/chain.c certs/revocation.c certs/certcache.c certs/fetch.c \
+	    gateway/util.c gateway/err.c $(BUILD)/obj/gen/schemas.o \
+	    $(shell pkg-config --libs openssl libxml-2.0 xmlsec1-openssl libcurl) \
+	    -o build/fuzz/fuzz_xml_verify
 
 clean:
 	rm -rf build
