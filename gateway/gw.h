@@ -51,7 +51,6 @@ struct gw {
 	int dev;			/* started with --dev */
 	char spool_dir[512];		/* accepted attachments (docs/attachments.md) */
 	char spool_in[512];		/* spool_dir/incoming: parts being received */
-	uint64_t max_submission;	/* a multipart submission, all parts */
 };
 
 /* One worker thread's own resources. */
@@ -72,17 +71,17 @@ struct attach_info;
 
 /*
  * One attachment part of a multipart submission as the HTTP layer spooled
- * it (docs/attachments.md): encrypted and hashed while it arrived.  The
- * worker finishes the writer (tag, fsync); a spool file that is not taken
- * over by an accepted message is removed when the request is freed.
+ * it (docs/attachments.md): encrypted and hashed while it arrived, closed
+ * (tag written, not yet fsync'd) when the part ended.  A spool file that
+ * is not taken over by an accepted message is removed when the request is
+ * freed.
  */
 struct job_att {
 	char content_id[130];		/* Content-ID or form field name */
 	char content_type[128];
-	struct attach_writer *w;	/* open until the worker finishes it */
-	int finished;			/* info is valid */
+	struct attach_writer *w;	/* open while the part arrives */
 	int kept;			/* the store owns the file now */
-	struct attach_info *info;	/* malloc'd by the worker at finish */
+	struct attach_info *info;	/* malloc'd when the part ended */
 };
 
 /* A request as a worker sees it: everything copied out of the connection. */

@@ -428,7 +428,6 @@ mp_end(void *arg)
 			    "attachment %zu", c->req->natts);
 			return c->mp_err = e;
 		}
-		a->finished = 1;
 	}
 	if (c->mp_part == 0 && c->lim->first_part) {
 		if ((e = c->lim->first_part(c->req, &limit, c->mp_why,

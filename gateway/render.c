@@ -444,7 +444,7 @@ render_container(const struct store_msg *m, const unsigned char *sub,
 /*
  * <gw:Attachments> with one <gw:Attachment> per attachment: what the
  * portal signed (name, type, size, SHA-256) and the digest of what the
- * reader gets (CipherSHA256 over IV || ciphertext || tag), so that the
+ * reader receives (CipherSHA256 over IV || ciphertext || tag), so that the
  * gateway's signature over the envelope covers both (docs/attachments.md).
  */
 static void

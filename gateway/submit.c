@@ -229,7 +229,7 @@ read_atts(xmlDocPtr doc, struct meta *m)
 /*
  * Every received part against the signed list: the same number, in the
  * same order, each with its Id (when the part named one), size and
- * SHA-256.  Finishes the spool files (tag, fsync) on the way.
+ * SHA-256 (computed while the part arrived).
  */
 static int
 match_atts(struct job_req *req, struct meta *m, char *why, size_t whylen)
@@ -237,7 +237,6 @@ match_atts(struct job_req *req, struct meta *m, char *why, size_t whylen)
 	struct job_att *p;
 	struct store_att *a;
 	size_t i;
-	int r;
 
 	if (req->natts != m->natts) {
 		snprintf(why, whylen, "the submission lists %zu attachment%s but "
@@ -253,17 +252,8 @@ match_atts(struct job_req *req, struct meta *m, char *why, size_t whylen)
 			    "names \"%s\" there", i + 2, p->content_id, a->att_id);
 			return GW_ERR_ATTACHMENT;
 		}
-		if (p->info == NULL) {
-			if ((p->info = calloc(1, sizeof(*p->info))) == NULL)
-				return GW_ERR_NOMEM;
-			r = attach_writer_finish(p->w, p->info);
-			p->w = NULL;
-			if (r != 0) {
-				snprintf(why, whylen, "attachment %s could not be "
-				    "spooled", a->att_id);
-				return r;
-			}
-		}
+		if (p->info == NULL)	/* http.c closes every part that ended */
+			return GW_ERR_INTERNAL;
 		if ((int64_t)p->info->plain_size != a->size ||
 		    strcmp(p->info->plain_sha256, a->sha256) != 0) {
 			snprintf(why, whylen, "attachment %s has %" PRIu64 " bytes "

@@ -179,28 +179,10 @@ auth_attach_store(struct auth_store *st, struct auth_txn *t,
     struct keys *key, X509 *cert, char *why, size_t whylen)
 {
 	struct attach_result res;
-	struct attach_info *info = NULL;
 	char tmp[PATH_MAX] = "", name[200];
 	int docfd = -1, outfd = -1, r;
 
 	memset(&res, 0, sizeof(res));
-	if (att->w != NULL) {
-		if ((info = calloc(1, sizeof(*info))) == NULL) {
-			snprintf(why, whylen, "out of memory");
-			return GW_ERR_NOMEM;
-		}
-		r = attach_writer_finish(att->w, info);
-		att->w = NULL;		/* freed by finish, whatever it says */
-		if (r != 0) {
-			free(info);
-			snprintf(why, whylen, "cannot spool attachment %s: %s",
-			    entry->id, gw_strerror(r));
-			return GW_ERR_IO;
-		}
-		/* job_req_free() removes the file and wipes the key */
-		att->info = info;
-		att->finished = 1;
-	}
 	if (att->info == NULL) {
 		snprintf(why, whylen, "attachment %s was not spooled", entry->id);
 		return GW_ERR_INTERNAL;

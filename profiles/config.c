@@ -391,27 +391,47 @@ parse_list(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
 	return r;
 }
 
+/*
+ * The certificate the key kv names (its file resolved into path, every
+ * certificate in it valid): *out gets the first, or NULL if none was read.
+ */
+static int
+key_cert(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
+    char path[PATH_MAX], X509 **out)
+{
+	X509 **v = NULL;
+	size_t n = 0;
+	int r;
+
+	*out = NULL;
+	if (resolve_path(f->dir, kv->value, path, PATH_MAX) != 0)
+		return cfg_problem(x, 1, f->path, kv->line, "the path of %s is "
+		    "too long", kv->key);
+	r = certs_file(x, f->path, kv->line, kv->key, path, CERTS_EVERY, &v, &n);
+	if (v != NULL) {
+		*out = v[0];
+		v[0] = NULL;
+	}
+	certv_free(v, n);
+	return r;
+}
+
 /* The TLS client certificate: its fingerprint identifies the party. */
 static int
 tls_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
     struct party *p)
 {
 	char path[PATH_MAX];
-	X509 **v = NULL;
-	size_t n = 0;
+	X509 *cert;
 	int r;
 
-	if (resolve_path(f->dir, kv->value, path, sizeof(path)) != 0)
-		return cfg_problem(x, 1, f->path, kv->line, "the path of tls_cert is "
-		    "too long");
-	r = certs_file(x, f->path, kv->line, "tls_cert", path, CERTS_EVERY, &v,
-	    &n);
-	if (v != NULL && pki_cert_fingerprint(v[0], p->tls_fpr) != 0) {
+	r = key_cert(x, f, kv, path, &cert);
+	if (cert != NULL && pki_cert_fingerprint(cert, p->tls_fpr) != 0) {
 		p->tls_fpr[0] = '\0';
 		r = cfg_problem(x, 1, f->path, kv->line, "tls_cert: cannot fingerprint "
 		    "%s", path);
 	}
-	certv_free(v, n);
+	X509_free(cert);
 	return r;
 }
 
@@ -490,21 +510,8 @@ receipt_apply(struct cfgctx *x, const struct kvfile *f, const struct kv *kv,
     struct party *p)
 {
 	char path[PATH_MAX];
-	X509 **v = NULL;
-	size_t n = 0;
-	int r;
 
-	if (resolve_path(f->dir, kv->value, path, sizeof(path)) != 0)
-		return cfg_problem(x, 1, f->path, kv->line, "the path of receipt_cert "
-		    "is too long");
-	r = certs_file(x, f->path, kv->line, "receipt_cert", path, CERTS_EVERY,
-	    &v, &n);
-	if (v != NULL) {
-		p->receipt_cert = v[0];
-		v[0] = NULL;
-	}
-	certv_free(v, n);
-	return r;
+	return key_cert(x, f, kv, path, &p->receipt_cert);
 }
 
 /*
